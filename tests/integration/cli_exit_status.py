@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""wisp's answers to bad user input: one clear message, a documented status,
+and nothing started. Runs the real binary; needs no accelerator except where
+a case says so."""
+import os
+import subprocess
+import sys
+import tempfile
+
+wisp = sys.argv[1]
+failures = 0
+
+
+def case(name, args, status, message, stdin=None):
+    global failures
+    p = subprocess.run([wisp] + args, capture_output=True, text=True, timeout=60,
+                       stdin=subprocess.DEVNULL)
+    ok = p.returncode == status and message in p.stderr
+    lines = [l for l in p.stderr.splitlines() if l.startswith("wisp: error")]
+    if status not in (0,) and len(lines) != 1:
+        ok = False
+    print(f"{'ok  ' if ok else 'FAIL'} {name}: status {p.returncode} (want {status})")
+    if not ok:
+        print(f"     stderr: {p.stderr.strip()!r}\n     wanted a message containing {message!r}")
+        failures += 1
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    empty = os.path.join(tmp, "empty")
+    open(empty, "w").close()
+    text = os.path.join(tmp, "notes.txt")
+    with open(text, "w") as f:
+        f.write("this is not a kernel\n" * 100)
+    truncated = os.path.join(tmp, "truncated-elf")
+    with open(truncated, "wb") as f:
+        f.write(b"\x7fELF\x02\x01\x01" + b"\0" * 9)
+
+    case("no command", [], 2, "no command")
+    case("unknown command", ["fly"], 2, "unknown command 'fly'")
+    case("unknown flag", ["run", "--kernel", text, "--turbo"], 2, "unknown option '--turbo'")
+    case("missing kernel flag", ["run"], 2, "needs --kernel")
+    case("flag without value", ["run", "--kernel"], 2, "--kernel needs a value")
+    case("bad size", ["run", "--kernel", text, "--mem", "lots"], 2, "'lots' is not a size")
+    case("size not page aligned", ["run", "--kernel", text, "--mem", "5000000"], 2,
+         "not a multiple of 4 KiB")
+    case("too many cpus", ["run", "--kernel", text, "--cpus", "1000"], 2, "--cpus")
+    case("bad accel", ["run", "--kernel", text, "--accel", "tcg"], 2, "--accel")
+    case("bad console", ["run", "--kernel", text, "--console", "tty"], 2, "--console")
+    case("bad timeout", ["run", "--kernel", text, "--timeout", "-1"], 2, "--timeout")
+    case("missing kernel file", ["run", "--kernel", os.path.join(tmp, "nope")], 4,
+         "No such file or directory")
+    case("kernel is a directory", ["run", "--kernel", tmp], 4, "not a regular file")
+    case("empty kernel", ["run", "--kernel", empty], 4, "empty")
+    case("missing initrd", ["run", "--kernel", text, "--initrd", os.path.join(tmp, "x")], 4,
+         "initrd")
+    case("more memory than the host", ["run", "--kernel", text, "--mem", "900G"], 6,
+         "more than this host")
+    case("console file in a missing folder",
+         ["run", "--kernel", text, "--console", "file:" + os.path.join(tmp, "a", "b")], 2,
+         "--console file:")
+    case("software core not there yet", ["run", "--kernel", text, "--accel", "emu"], 6,
+         "not available yet")
+    if os.access("/dev/kvm", os.R_OK | os.W_OK):
+        case("not a kernel", ["run", "--accel", "kvm", "--kernel", text], 4,
+             "not a bootable kernel image")
+        case("truncated ELF", ["run", "--accel", "kvm", "--kernel", truncated], 4, "")
+
+p = subprocess.run([wisp, "--version"], capture_output=True, text=True)
+if p.returncode != 0 or not p.stdout.startswith("wisp "):
+    print("FAIL --version")
+    failures += 1
+p = subprocess.run([wisp, "--help"], capture_output=True, text=True)
+if p.returncode != 0 or "exit status" not in p.stdout:
+    print("FAIL --help")
+    failures += 1
+
+sys.exit(1 if failures else 0)

@@ -1,0 +1,122 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "vmm/cli.h"
+#include "vmm/log.h"
+
+#define ARGV(...) ((char *[]){ "wisp", __VA_ARGS__, NULL })
+
+static enum cli_action parse(struct vm_config *cfg, char **argv)
+{
+	int argc = 0;
+
+	while (argv[argc])
+		argc++;
+	return cli_parse(argc, argv, cfg);
+}
+
+static void full_run_command(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k.bin", "--initrd", "i.img",
+					  "--cmdline", "console=ttyS0 quiet", "--mem", "1G",
+					  "--cpus", "4", "--accel", "kvm", "--console",
+					  "file:/tmp/out.log", "--timeout", "2.5",
+					  "--boot-timings", "--testdev")),
+			 CLI_RUN);
+	assert_string_equal(cfg.kernel_path, "k.bin");
+	assert_string_equal(cfg.initrd_path, "i.img");
+	assert_string_equal(cfg.cmdline, "console=ttyS0 quiet");
+	assert_int_equal(cfg.mem_size, 1ull << 30);
+	assert_int_equal(cfg.cpus, 4);
+	assert_int_equal(cfg.accel, ACCEL_KVM);
+	assert_int_equal(cfg.console, CONSOLE_FILE);
+	assert_string_equal(cfg.console_path, "/tmp/out.log");
+	assert_true(cfg.timeout_sec == 2.5);
+	assert_true(cfg.boot_timings);
+	assert_true(cfg.testdev);
+}
+
+static void defaults(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k")), CLI_RUN);
+	assert_null(cfg.initrd_path);
+	assert_string_equal(cfg.cmdline, WISP_DEFAULT_CMDLINE);
+	assert_int_equal(cfg.mem_size, WISP_DEFAULT_MEM);
+	assert_int_equal(cfg.cpus, 1);
+	assert_int_equal(cfg.accel, ACCEL_AUTO);
+	assert_int_equal(cfg.console, CONSOLE_STDIO);
+	assert_true(cfg.timeout_sec == 0);
+	assert_false(cfg.testdev);
+}
+
+static void equals_form_and_console_variants(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel=k", "--mem=512M", "--console=none",
+					  "--accel=emu")), CLI_RUN);
+	assert_int_equal(cfg.mem_size, 512ull << 20);
+	assert_int_equal(cfg.console, CONSOLE_NONE);
+	assert_int_equal(cfg.accel, ACCEL_EMU);
+}
+
+static void help_and_version(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, ARGV("--help")), CLI_HELP);
+	assert_int_equal(parse(&cfg, ARGV("-h")), CLI_HELP);
+	assert_int_equal(parse(&cfg, ARGV("--version")), CLI_VERSION);
+	assert_int_equal(parse(&cfg, ARGV("run", "--help")), CLI_HELP);
+}
+
+static void errors(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, (char *[]){ "wisp", NULL }), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("fly")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run")), CLI_ERROR);                   /* no kernel */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel")), CLI_ERROR);       /* no value */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--bogus")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "extra")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--mem", "lots")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--mem", "1M")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--mem", "5000")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--mem", "4T")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--cpus", "0")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--cpus", "65")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--cpus", "two")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--accel", "tcg")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--console", "tty")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--console", "file:")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--timeout", "0")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--timeout", "soon")), CLI_ERROR);
+}
+
+static int quiet(void **state)
+{
+	/* The error messages are the point of the parser but noise here. */
+	log_set_level(LOG_SILENT);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(full_run_command),
+		cmocka_unit_test(defaults),
+		cmocka_unit_test(equals_form_and_console_variants),
+		cmocka_unit_test(help_and_version),
+		cmocka_unit_test(errors),
+	};
+	return cmocka_run_group_tests(tests, quiet, NULL);
+}

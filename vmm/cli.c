@@ -1,0 +1,212 @@
+#include "cli.h"
+
+#include <getopt.h>
+#include <string.h>
+
+#include "log.h"
+#include "memory_map.h"
+#include "size.h"
+
+void vm_config_defaults(struct vm_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->cmdline = WISP_DEFAULT_CMDLINE;
+	cfg->mem_size = WISP_DEFAULT_MEM;
+	cfg->cpus = 1;
+	cfg->accel = ACCEL_AUTO;
+	cfg->console = CONSOLE_STDIO;
+}
+
+void cli_usage(FILE *out)
+{
+	fprintf(out,
+		"usage: wisp run --kernel PATH [options]\n"
+		"       wisp --help | --version\n"
+		"\n"
+		"Run a microVM. The kernel may be a Linux bzImage, an ELF vmlinux (64-bit\n"
+		"or PVH entry) or a multiboot v1 image.\n"
+		"\n"
+		"options of run:\n"
+		"  --kernel PATH        guest kernel image (required)\n"
+		"  --initrd PATH        initial ramdisk (multiboot: the one module)\n"
+		"  --cmdline STR        kernel command line (default: \"%s\")\n"
+		"  --mem SIZE           guest RAM: 512M, 1G or bytes (default: 256M)\n"
+		"  --cpus N             vCPUs, 1 to %d (default: 1)\n"
+		"  --accel auto|kvm|emu CPU backend (default: auto: KVM where it runs guests\n"
+		"                       natively, else the software core)\n"
+		"  --console stdio|file:PATH|none\n"
+		"                       where the serial console goes (default: stdio)\n"
+		"  --timeout SECS       stop the guest after SECS seconds (exit status 10)\n"
+		"  --boot-timings       print boot progress times (POST codes) at exit\n"
+		"  --testdev            add the test device (ports 0xe0-0xe7, MMIO 0x%llx)\n"
+		"  --quiet              print errors only\n"
+		"  --verbose            print debugging messages\n"
+		"\n"
+		"On a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A sends Ctrl-A.\n"
+		"\n"
+		"exit status: the guest's own ((v << 1) | 1 for a debug-exit write of v),\n"
+		"0 guest powered off or reset, 2 usage error, 4 image cannot be loaded,\n"
+		"6 host cannot run the VM, 8 guest crashed (triple fault), 10 timeout,\n"
+		"12 stopped by a signal, 14 internal error.\n",
+		WISP_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE);
+}
+
+enum {
+	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_ACCEL,
+	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_QUIET,
+	OPT_VERBOSE, OPT_HELP,
+};
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, OPT_KERNEL },
+	{ "initrd", required_argument, NULL, OPT_INITRD },
+	{ "cmdline", required_argument, NULL, OPT_CMDLINE },
+	{ "mem", required_argument, NULL, OPT_MEM },
+	{ "cpus", required_argument, NULL, OPT_CPUS },
+	{ "accel", required_argument, NULL, OPT_ACCEL },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "boot-timings", no_argument, NULL, OPT_BOOT_TIMINGS },
+	{ "testdev", no_argument, NULL, OPT_TESTDEV },
+	{ "quiet", no_argument, NULL, OPT_QUIET },
+	{ "verbose", no_argument, NULL, OPT_VERBOSE },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_accel(const char *s, enum accel_choice *out)
+{
+	if (!strcmp(s, "auto"))
+		*out = ACCEL_AUTO;
+	else if (!strcmp(s, "kvm"))
+		*out = ACCEL_KVM;
+	else if (!strcmp(s, "emu"))
+		*out = ACCEL_EMU;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_console(const char *s, struct vm_config *cfg)
+{
+	if (!strcmp(s, "stdio")) {
+		cfg->console = CONSOLE_STDIO;
+	} else if (!strcmp(s, "none")) {
+		cfg->console = CONSOLE_NONE;
+	} else if (!strncmp(s, "file:", 5) && s[5]) {
+		cfg->console = CONSOLE_FILE;
+		cfg->console_path = s + 5;
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
+{
+	int opt;
+
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":", run_options, NULL)) != -1) {
+		const char *arg = optarg;
+
+		switch (opt) {
+		case OPT_KERNEL:
+			cfg->kernel_path = arg;
+			break;
+		case OPT_INITRD:
+			cfg->initrd_path = arg;
+			break;
+		case OPT_CMDLINE:
+			cfg->cmdline = arg;
+			break;
+		case OPT_MEM:
+			if (parse_size(arg, &cfg->mem_size)) {
+				log_error("--mem: '%s' is not a size (use e.g. 512M, 1G or a number of bytes)", arg);
+				return CLI_ERROR;
+			}
+			if (cfg->mem_size < GUEST_RAM_MIN || cfg->mem_size > GUEST_RAM_MAX) {
+				log_error("--mem: %s is outside %llu MiB to %llu GiB", arg,
+					  (unsigned long long)(GUEST_RAM_MIN >> 20),
+					  (unsigned long long)(GUEST_RAM_MAX >> 30));
+				return CLI_ERROR;
+			}
+			if (cfg->mem_size & 0xfff) {
+				log_error("--mem: %s is not a multiple of 4 KiB", arg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_CPUS:
+			if (parse_uint(arg, 1, WISP_MAX_CPUS, &cfg->cpus)) {
+				log_error("--cpus: '%s' is not a number from 1 to %d", arg, WISP_MAX_CPUS);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_ACCEL:
+			if (parse_accel(arg, &cfg->accel)) {
+				log_error("--accel: '%s' is not one of auto, kvm, emu", arg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_CONSOLE:
+			if (parse_console(arg, cfg)) {
+				log_error("--console: '%s' is not one of stdio, file:PATH, none", arg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_TIMEOUT:
+			if (parse_seconds(arg, &cfg->timeout_sec)) {
+				log_error("--timeout: '%s' is not a positive number of seconds", arg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_BOOT_TIMINGS:
+			cfg->boot_timings = true;
+			break;
+		case OPT_TESTDEV:
+			cfg->testdev = true;
+			break;
+		case OPT_QUIET:
+			log_set_level(LOG_ERROR);
+			break;
+		case OPT_VERBOSE:
+			log_set_level(LOG_DEBUG);
+			break;
+		case OPT_HELP:
+			return CLI_HELP;
+		case ':':
+			log_error("%s needs a value (see 'wisp run --help')", argv[optind - 1]);
+			return CLI_ERROR;
+		default:
+			log_error("unknown option '%s' (see 'wisp run --help')", argv[optind - 1]);
+			return CLI_ERROR;
+		}
+	}
+	if (optind < argc) {
+		log_error("unexpected argument '%s' (see 'wisp run --help')", argv[optind]);
+		return CLI_ERROR;
+	}
+	if (!cfg->kernel_path) {
+		log_error("run needs --kernel PATH (see 'wisp run --help')");
+		return CLI_ERROR;
+	}
+	return CLI_RUN;
+}
+
+enum cli_action cli_parse(int argc, char **argv, struct vm_config *cfg)
+{
+	vm_config_defaults(cfg);
+	if (argc < 2) {
+		log_error("no command given (see 'wisp --help')");
+		return CLI_ERROR;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help"))
+		return CLI_HELP;
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version"))
+		return CLI_VERSION;
+	if (!strcmp(argv[1], "run"))
+		return parse_run(argc - 1, argv + 1, cfg);
+	log_error("unknown command '%s' (see 'wisp --help')", argv[1]);
+	return CLI_ERROR;
+}

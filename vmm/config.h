@@ -1,0 +1,33 @@
+/* What the user asked for: the result of parsing the command line, before
+ * anything is opened or allocated. */
+#ifndef WISP_CONFIG_H
+#define WISP_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "accel.h"
+
+#define WISP_DEFAULT_MEM      (256ull << 20)
+#define WISP_DEFAULT_CMDLINE  "console=ttyS0 reboot=k panic=-1"
+#define WISP_MAX_CPUS         64
+
+enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
+
+struct vm_config {
+	const char *kernel_path;
+	const char *initrd_path;    /* NULL: none */
+	const char *cmdline;
+	uint64_t mem_size;
+	unsigned cpus;
+	enum accel_choice accel;
+	enum console_kind console;
+	const char *console_path;   /* CONSOLE_FILE only */
+	double timeout_sec;         /* 0: none */
+	bool boot_timings;
+	bool testdev;
+};
+
+void vm_config_defaults(struct vm_config *cfg);
+
+#endif

@@ -1,0 +1,14 @@
+/* vCPU threads: one host thread per vCPU, running the accelerator and
+ * serving its exits from the shared buses. */
+#ifndef WISP_VCPU_H
+#define WISP_VCPU_H
+
+#include "vm.h"
+
+/* Start a thread for every vCPU. 0 or an exit status after a message. */
+int vcpus_start(struct vm *vm);
+
+/* Kick every vCPU out of the guest and join its thread. */
+void vcpus_stop(struct vm *vm);
+
+#endif
