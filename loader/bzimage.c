@@ -1,0 +1,195 @@
+#include "loader/bzimage.h"
+
+#include <string.h>
+
+#include "loader/bytes.h"
+#include "loader/e820.h"
+#include "loader/loader.h"
+#include "loader/placement.h"
+#include "loader/x86_boot.h"
+#include "vmm/guest_mem.h"
+#include "vmm/log.h"
+#include "vmm/memory_map.h"
+
+/* startup_64 sits 0x200 bytes into the protected-mode payload. */
+#define STARTUP_64_OFFSET 0x200
+/* No real-mode code runs, but the kernel reads heap_end_ptr when
+ * CAN_USE_HEAP is set; this is the customary value for a setup area at
+ * 0x90000 with the stack above it. */
+#define HEAP_END          (0xFE00 - 0x200)
+
+bool bzimage_detect(const uint8_t *image, size_t size)
+{
+	return size >= BZ_HEADER + 4 && memcmp(image + BZ_HEADER, "HdrS", 4) == 0;
+}
+
+static uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* Where the payload goes: its preferred address when that works, else the
+ * lowest suitably aligned address from 1 MiB if the kernel can move. The
+ * whole [addr, addr + span) must be RAM below the 4 GiB identity map. */
+static int choose_load_address(const struct guest_mem *mem, const char *name,
+			       const uint8_t *img, uint64_t span, uint64_t *addr)
+{
+	uint64_t pref = get_le64(img + BZ_PREF_ADDRESS);
+	uint32_t align = get_le32(img + BZ_KERNEL_ALIGNMENT);
+	uint64_t a;
+
+	if (pref >= HIGH_MEMORY_START && range_in(pref, span, PCI_HOLE_END) &&
+	    guest_mem_is_ram(mem, pref, span)) {
+		*addr = pref;
+		return 0;
+	}
+	if (!img[BZ_RELOCATABLE]) {
+		log_error("%s: kernel is not relocatable and needs 0x%llx bytes at 0x%llx, "
+			  "beyond guest RAM (%llu MiB)", name, (unsigned long long)span,
+			  (unsigned long long)pref, (unsigned long long)(mem->ram_size >> 20));
+		return -1;
+	}
+	if (align == 0 || (align & (align - 1)) != 0) {
+		log_error("%s: bzImage kernel_alignment 0x%x is not a power of two", name, align);
+		return -1;
+	}
+	a = align_up(HIGH_MEMORY_START, align);
+	if (!range_in(a, span, PCI_HOLE_END) || !guest_mem_is_ram(mem, a, span)) {
+		log_error("%s: kernel needs 0x%llx bytes (init_size) from 0x%llx, more than "
+			  "guest RAM (%llu MiB) has there", name, (unsigned long long)span,
+			  (unsigned long long)a, (unsigned long long)(mem->ram_size >> 20));
+		return -1;
+	}
+	*addr = a;
+	return 0;
+}
+
+static void write_e820(const struct guest_mem *mem, uint8_t *bp)
+{
+	struct e820_entry map[E820_MAX_ENTRIES];
+	size_t n = e820_build(mem, map, E820_MAX_ENTRIES);
+
+	if (n > E820_MAX_ENTRIES)
+		n = E820_MAX_ENTRIES;
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *e = bp + BP_E820_TABLE + 20 * i;
+
+		put_le64(e, map[i].addr);
+		put_le64(e + 8, map[i].size);
+		put_le32(e + 16, map[i].type);
+	}
+	bp[BP_E820_ENTRIES] = (uint8_t)n;
+}
+
+int bzimage_load(struct guest_mem *mem, const struct loader_input *in,
+		 struct loader_result *out)
+{
+	const char *name = loader_kernel_name(in);
+	const uint8_t *img = in->kernel;
+	size_t size = in->kernel_size;
+	uint8_t bp[BOOT_INFO_SIZE];
+	unsigned version, setup_sects;
+	size_t hdr_end, payload_off;
+	uint64_t payload_size, span, load, initrd_addr = 0;
+	uint32_t init_size;
+
+	if (size < BZ_VERSION + 2) {
+		log_error("%s: bzImage is truncated (%zu bytes)", name, size);
+		return -1;
+	}
+	if (get_le16(img + BZ_BOOT_FLAG) != 0xAA55) {
+		log_error("%s: bzImage has boot flag 0x%04x at 0x1FE, expected 0xAA55", name,
+			  get_le16(img + BZ_BOOT_FLAG));
+		return -1;
+	}
+	version = get_le16(img + BZ_VERSION);
+	if (version < BZ_MIN_VERSION) {
+		log_error("%s: bzImage boot protocol %u.%02u is too old for 64-bit entry "
+			  "(need >= 2.12)", name, version >> 8, version & 0xFF);
+		return -1;
+	}
+	/* The byte at 0x201 is the jump's displacement: the header ends
+	 * where the jump lands. */
+	hdr_end = BZ_HEADER + img[BZ_JUMP + 1];
+	if (hdr_end < BZ_INIT_SIZE + 4) {
+		log_error("%s: bzImage setup header ends at 0x%zx, before init_size", name,
+			  hdr_end);
+		return -1;
+	}
+	if (hdr_end > BP_HDR_MAX_END)
+		hdr_end = BP_HDR_MAX_END;
+	if (size < hdr_end) {
+		log_error("%s: bzImage is truncated inside its setup header (%zu bytes)", name,
+			  size);
+		return -1;
+	}
+	if (!(get_le16(img + BZ_XLOADFLAGS) & BZ_XLF_KERNEL_64)) {
+		log_error("%s: bzImage has no 64-bit entry point (XLF_KERNEL_64 not set)", name);
+		return -1;
+	}
+	if (!(img[BZ_LOADFLAGS] & BZ_LOADED_HIGH)) {
+		log_error("%s: zImage kernels (not loaded high) are not supported", name);
+		return -1;
+	}
+
+	setup_sects = img[BZ_SETUP_SECTS] ? img[BZ_SETUP_SECTS] : 4;
+	payload_off = ((size_t)setup_sects + 1) * 512;
+	if (payload_off >= size) {
+		log_error("%s: bzImage protected-mode code at 0x%zx (setup_sects %u) lies past "
+			  "the end of the file (%zu bytes)", name, payload_off, setup_sects, size);
+		return -1;
+	}
+	payload_size = size - payload_off;
+	if (payload_size <= STARTUP_64_OFFSET) {
+		log_error("%s: bzImage protected-mode code is only %llu bytes, too short to "
+			  "hold startup_64", name, (unsigned long long)payload_size);
+		return -1;
+	}
+	/* The kernel decompresses itself in place: it owns init_size bytes
+	 * from where it is loaded. */
+	init_size = get_le32(img + BZ_INIT_SIZE);
+	span = init_size > payload_size ? init_size : payload_size;
+	if (choose_load_address(mem, name, img, span, &load) != 0)
+		return -1;
+
+	memset(bp, 0, sizeof(bp));
+	memcpy(bp + BZ_SETUP_SECTS, img + BZ_SETUP_SECTS, hdr_end - BZ_SETUP_SECTS);
+	bp[BZ_TYPE_OF_LOADER] = 0xFF;  /* undefined boot loader */
+	bp[BZ_LOADFLAGS] |= BZ_LOADED_HIGH | BZ_CAN_USE_HEAP;
+	put_le16(bp + BZ_HEAP_END_PTR, HEAP_END);
+
+	if (place_cmdline(mem, in, NULL, get_le32(img + BZ_CMDLINE_SIZE)) != 0)
+		return -1;
+	put_le32(bp + BZ_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
+
+	if (loader_has_initrd(in)) {
+		/* initrd_addr_max is the last byte the initrd may occupy. */
+		uint64_t limit = (uint64_t)get_le32(img + BZ_INITRD_ADDR_MAX) + 1;
+
+		if (place_initrd_high(mem, in, limit, load, load + span, &initrd_addr) != 0)
+			return -1;
+		put_le32(bp + BZ_RAMDISK_IMAGE, (uint32_t)initrd_addr);
+		put_le32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
+		put_le32(bp + BZ_RAMDISK_SIZE, (uint32_t)in->initrd_size);
+		put_le32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)in->initrd_size >> 32));
+	}
+	write_e820(mem, bp);
+
+	if (guest_mem_write(mem, load, img + payload_off, payload_size) != 0 ||
+	    guest_mem_write(mem, BOOT_INFO_ADDR, bp, sizeof(bp)) != 0 ||
+	    x86_boot_setup(mem, X86_BOOT_LONG_MODE, &out->bsp) != 0) {
+		log_error("%s: guest RAM cannot hold the kernel", name);
+		return -1;
+	}
+	out->format = BOOT_FORMAT_BZIMAGE;
+	out->bsp.rip = load + STARTUP_64_OFFSET;
+	out->bsp.gpr[CPU_RSI] = BOOT_INFO_ADDR;
+	out->bsp.gpr[CPU_RSP] = BOOT_STACK_TOP;
+	out->kernel_start = load;
+	out->kernel_end = load + payload_size;
+	if (loader_has_initrd(in)) {
+		out->initrd_start = initrd_addr;
+		out->initrd_size = in->initrd_size;
+	}
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* Loading a guest image into guest RAM and producing the boot vCPU's
+ * initial state. The image is recognised by its contents:
+ *   1. Linux bzImage ("HdrS" at 0x202) -> 64-bit boot protocol
+ *   2. multiboot v1 header in the first 8 KiB -> 32-bit protected mode
+ *   3. ELF with a Xen PVH entry note -> 32-bit protected mode, hvm_start_info
+ *   4. ELF64 -> long mode at e_entry
+ * Every path also writes the MP table (SMP without ACPI). */
+#ifndef WISP_LOADER_H
+#define WISP_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/cpu_state.h"
+
+struct guest_mem;
+
+enum boot_format {
+	BOOT_FORMAT_NONE = 0,
+	BOOT_FORMAT_BZIMAGE,
+	BOOT_FORMAT_MULTIBOOT,
+	BOOT_FORMAT_PVH,
+	BOOT_FORMAT_ELF64,
+};
+
+struct loader_input {
+	const uint8_t *kernel;      /* the whole image file */
+	size_t kernel_size;
+	const char *kernel_path;    /* for messages and the multiboot cmdline */
+	const uint8_t *initrd;      /* NULL when none */
+	size_t initrd_size;
+	const char *initrd_path;    /* for messages and the multiboot module
+	                             * string; may be NULL */
+	const char *cmdline;        /* never NULL; may be "" */
+	unsigned ncpus;
+};
+
+struct loader_result {
+	enum boot_format format;
+	struct cpu_state bsp;       /* initial state of vCPU 0 */
+	uint64_t kernel_start, kernel_end;  /* guest-physical, for messages */
+	uint64_t initrd_start, initrd_size; /* 0 when none */
+};
+
+/* Returns 0 or -1 after printing one clear message naming the file. */
+int loader_load(struct guest_mem *mem, const struct loader_input *in,
+		struct loader_result *out);
+
+const char *boot_format_name(enum boot_format format);
+
+#endif

@@ -1,0 +1,36 @@
+/* The Intel MultiProcessor Specification 1.4 tables that tell a guest
+ * without ACPI about its CPUs, the IOAPIC and how ISA IRQs reach it.
+ *
+ * Placement: the 16-byte floating pointer at EBDA_START (the first KiB of
+ * the EBDA, where the spec says to look; the BDA word at
+ * BIOS_BDA_EBDA_SEG points there) and the configuration table at
+ * MPTABLE_CONFIG_ADDR in the BIOS area, which e820 reserves. The EBDA's
+ * single KiB holds the table for at most 39 CPUs, the BIOS area for all
+ * MPTABLE_MAX_CPUS.
+ *
+ * Contents: one processor per vCPU (APIC ID = index, CPU 0 the BSP); bus 0
+ * "PCI", bus 1 "ISA"; one IOAPIC (id = ncpus) at IOAPIC_BASE; ExtINT on
+ * IOAPIC pin 0, ISA IRQ 0 (PIT) on pin 2 as KVM's default routing has it,
+ * ISA IRQ n on pin n for n = 1, 3..15; LINT0 ExtINT and LINT1 NMI on every
+ * local APIC. */
+#ifndef WISP_LOADER_MPTABLE_H
+#define WISP_LOADER_MPTABLE_H
+
+#include <stdint.h>
+
+struct guest_mem;
+
+#define MPTABLE_CONFIG_ADDR 0x000F0000ull
+#define MPTABLE_CONFIG_MAX  0x00010000ull
+/* APIC IDs 0..n-1 and the IOAPIC's id n must all stay below the broadcast
+ * id 255. */
+#define MPTABLE_MAX_CPUS    254
+
+#define MPTABLE_BUS_PCI     0
+#define MPTABLE_BUS_ISA     1
+
+/* Writes both tables and the BDA words. Returns 0, or -1 after one
+ * message when ncpus is 0 or above MPTABLE_MAX_CPUS. */
+int mptable_write(struct guest_mem *mem, unsigned ncpus);
+
+#endif
