@@ -23,6 +23,11 @@ enum boot_format {
 	BOOT_FORMAT_ELF64,
 };
 
+/* What a Linux kernel gets when the user gives no command line: the serial
+ * console, reboot through the i8042 (which ends wisp) and no hanging on a
+ * panic. */
+#define LINUX_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+
 struct loader_input {
 	const uint8_t *kernel;      /* the whole image file */
 	size_t kernel_size;
@@ -31,7 +36,8 @@ struct loader_input {
 	size_t initrd_size;
 	const char *initrd_path;    /* for messages and the multiboot module
 	                             * string; may be NULL */
-	const char *cmdline;        /* never NULL; may be "" */
+	const char *cmdline;        /* NULL: none given; Linux boot paths then
+	                             * get LINUX_DEFAULT_CMDLINE */
 	unsigned ncpus;
 };
 

@@ -20,7 +20,6 @@
 
 struct guest_mem;
 
-#define MPTABLE_CONFIG_ADDR 0x000F0000ull
 #define MPTABLE_CONFIG_MAX  0x00010000ull
 /* APIC IDs 0..n-1 and the IOAPIC's id n must all stay below the broadcast
  * id 255. */

@@ -26,7 +26,8 @@ bool loader_has_initrd(const struct loader_input *in)
 int place_cmdline(struct guest_mem *mem, const struct loader_input *in, const char *prefix,
 		  uint64_t max_len)
 {
-	const char *cmdline = in->cmdline ? in->cmdline : "";
+	/* prefix is the multiboot kernel path: not a Linux kernel. */
+	const char *cmdline = in->cmdline ? in->cmdline : prefix ? "" : LINUX_DEFAULT_CMDLINE;
 	size_t plen = prefix ? strlen(prefix) : 0;
 	size_t clen = strlen(cmdline);
 	size_t sep = (plen && clen) ? 1 : 0;

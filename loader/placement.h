@@ -19,7 +19,8 @@ const char *loader_initrd_name(const struct loader_input *in);
 bool loader_has_initrd(const struct loader_input *in);
 
 /* Writes prefix (may be NULL), a space if both are non-empty, cmdline and
- * a NUL at BOOT_CMDLINE_ADDR. max_len is the most the kernel accepts, NUL
+ * a NUL at BOOT_CMDLINE_ADDR. Without a cmdline, the Linux boot paths (no
+ * prefix) get LINUX_DEFAULT_CMDLINE. max_len is the most the kernel accepts, NUL
  * not counted; the buffer's own size also applies. Returns 0, or -1 after
  * one message. */
 int place_cmdline(struct guest_mem *mem, const struct loader_input *in, const char *prefix,

@@ -3,6 +3,7 @@
 #include <getopt.h>
 #include <string.h>
 
+#include "loader/loader.h"
 #include "log.h"
 #include "memory_map.h"
 #include "size.h"
@@ -10,7 +11,6 @@
 void vm_config_defaults(struct vm_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->cmdline = WISP_DEFAULT_CMDLINE;
 	cfg->mem_size = WISP_DEFAULT_MEM;
 	cfg->cpus = 1;
 	cfg->accel = ACCEL_AUTO;
@@ -29,7 +29,8 @@ void cli_usage(FILE *out)
 		"options of run:\n"
 		"  --kernel PATH        guest kernel image (required)\n"
 		"  --initrd PATH        initial ramdisk (multiboot: the one module)\n"
-		"  --cmdline STR        kernel command line (default: \"%s\")\n"
+		"  --cmdline STR        kernel command line (default for Linux:\n"
+		"                       \"%s\")\n"
 		"  --mem SIZE           guest RAM: 512M, 1G or bytes (default: 256M)\n"
 		"  --cpus N             vCPUs, 1 to %d (default: 1)\n"
 		"  --accel auto|kvm|emu CPU backend (default: auto: KVM where it runs guests\n"
@@ -48,7 +49,7 @@ void cli_usage(FILE *out)
 		"0 guest powered off or reset, 2 usage error, 4 image cannot be loaded,\n"
 		"6 host cannot run the VM, 8 guest crashed (triple fault), 10 timeout,\n"
 		"12 stopped by a signal, 14 internal error.\n",
-		WISP_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE);
+		LINUX_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE);
 }
 
 enum {

@@ -9,7 +9,6 @@
 #include "accel.h"
 
 #define WISP_DEFAULT_MEM      (256ull << 20)
-#define WISP_DEFAULT_CMDLINE  "console=ttyS0 reboot=k panic=-1"
 #define WISP_MAX_CPUS         64
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
@@ -17,7 +16,7 @@ enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path;    /* NULL: none */
-	const char *cmdline;
+	const char *cmdline;        /* NULL: the loader's default */
 	uint64_t mem_size;
 	unsigned cpus;
 	enum accel_choice accel;

@@ -290,6 +290,19 @@ static void test_cmdline_limit(void **state)
 	mem_free(mem);
 }
 
+static void test_default_cmdline(void **state)
+{
+	struct guest_mem *mem = mem_new(MiB(64));
+	struct loader_input in = input(NULL);
+	struct loader_result res;
+
+	(void)state;
+	assert_int_equal(load_quiet(mem, &in, &res), 0);
+	assert_string_equal((const char *)gp(mem, BOOT_CMDLINE_ADDR, sizeof(LINUX_DEFAULT_CMDLINE)),
+			    LINUX_DEFAULT_CMDLINE);
+	mem_free(mem);
+}
+
 static uint8_t *make_initrd(size_t size)
 {
 	uint8_t *p = malloc(size);
@@ -408,6 +421,7 @@ int main(void)
 		cmocka_unit_test_setup(test_init_size_too_large, setup),
 		cmocka_unit_test_setup(test_relocation, setup),
 		cmocka_unit_test_setup(test_cmdline_limit, setup),
+		cmocka_unit_test_setup(test_default_cmdline, setup),
 		cmocka_unit_test_setup(test_initrd_below_addr_max, setup),
 		cmocka_unit_test_setup(test_initrd_top_of_ram, setup),
 		cmocka_unit_test_setup(test_initrd_clear_of_init_size, setup),

@@ -138,6 +138,13 @@ static void test_aout_load_to_end_of_file(void **state)
 	/* An empty command line leaves just the path, no trailing space. */
 	check_info(mem, MiB(64), "/boot/kernel.elf");
 	mem_free(mem);
+
+	/* Nor does no command line at all: Linux's default is not for it. */
+	mem = dirty_mem(MiB(64));
+	in.cmdline = NULL;
+	assert_int_equal(load_quiet(mem, &in, &res), 0);
+	check_info(mem, MiB(64), "/boot/kernel.elf");
+	mem_free(mem);
 }
 
 static void test_header_search(void **state)

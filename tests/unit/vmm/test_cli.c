@@ -48,7 +48,7 @@ static void defaults(void **state)
 
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k")), CLI_RUN);
 	assert_null(cfg.initrd_path);
-	assert_string_equal(cfg.cmdline, WISP_DEFAULT_CMDLINE);
+	assert_null(cfg.cmdline);
 	assert_int_equal(cfg.mem_size, WISP_DEFAULT_MEM);
 	assert_int_equal(cfg.cpus, 1);
 	assert_int_equal(cfg.accel, ACCEL_AUTO);
