@@ -123,8 +123,7 @@ static uint8_t rx_pop(struct uart8250 *u)
 	return u->last_rx;
 }
 
-/* A FIFO reset empties the chip, not the wire behind it: bytes the host
- * queued beyond the FIFO survive the resets every driver does at open. */
+/* A FIFO reset empties the chip, not the wire behind it. */
 static void rx_reset_fifo(struct uart8250 *u)
 {
 	size_t n = rx_visible(u);
@@ -238,9 +237,13 @@ static void write_fcr(struct uart8250 *u, uint8_t v)
 	static const unsigned trigger[4] = { 1, 4, 8, 14 };
 	bool on = v & FCR_ENABLE;
 
-	/* Switching the FIFOs on or off empties them. The other bits only
-	 * take effect when the enable bit is written as 1. */
-	if (on != u->fifo_on || (on && (v & FCR_CLEAR_RX)))
+	/* Switching the FIFOs on or off empties them, and the other bits only
+	 * take effect when the enable bit is written as 1. But drivers reset
+	 * the FIFOs when they open the port, and what a real line would have
+	 * delivered as noise is here the user's input, typed or piped ahead
+	 * of the guest: it is kept. Only bytes the guest sent itself in
+	 * loopback mode are thrown away. */
+	if ((on != u->fifo_on || (on && (v & FCR_CLEAR_RX))) && (u->mcr & MCR_LOOP))
 		rx_reset_fifo(u);
 	u->fifo_on = on;
 	if (on)
