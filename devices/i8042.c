@@ -248,20 +248,6 @@ static void cmd_write(void *opaque, uint64_t offset, unsigned size, uint64_t val
 static const struct bus_ops data_ops = { .read = data_read, .write = data_write };
 static const struct bus_ops status_ops = { .read = status_read, .write = cmd_write };
 
-/* Whether [base, base + len) is unclaimed on bus. A bus cannot unregister,
- * so a device with two ranges checks the second before claiming the first. */
-static bool range_free(const struct bus *bus, uint64_t base, uint64_t len)
-{
-	size_t i;
-
-	for (i = 0; i < bus->count; i++) {
-		const struct bus_range *r = &bus->ranges[i];
-		if (r->base - base < len || base - r->base < r->len)
-			return false;
-	}
-	return true;
-}
-
 struct i8042 *i8042_create(struct platform *p)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
@@ -278,7 +264,7 @@ struct i8042 *i8042_create(struct platform *p)
 	write_ctr(k, CTR_KBDINT | CTR_SYS | CTR_XLATE);
 	k->outport = OUTPORT_RESET | OUTPORT_A20;
 
-	if (!range_free(p->pio, PORT_STATUS, 1))
+	if (!bus_range_free(p->pio, PORT_STATUS, 1))
 		rc = -EEXIST;
 	else
 		rc = bus_register(p->pio, PORT_DATA, 1, &data_ops, k, "i8042-data");

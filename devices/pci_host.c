@@ -223,20 +223,6 @@ int pci_host_add_function(struct pci_host *h, unsigned devfn,
 	return rc;
 }
 
-/* Whether [base, base + len) is unclaimed on bus. A bus cannot unregister,
- * so a device with two ranges checks the second before claiming the first. */
-static bool range_free(const struct bus *bus, uint64_t base, uint64_t len)
-{
-	size_t i;
-
-	for (i = 0; i < bus->count; i++) {
-		const struct bus_range *r = &bus->ranges[i];
-		if (r->base - base < len || base - r->base < r->len)
-			return false;
-	}
-	return true;
-}
-
 struct pci_host *pci_host_create(struct platform *p)
 {
 	struct pci_host *h = calloc(1, sizeof(*h));
@@ -256,7 +242,7 @@ struct pci_host *pci_host_create(struct platform *p)
 		return NULL;
 	}
 
-	if (!range_free(p->pio, PORT_CONFIG_DATA, CONFIG_NPORTS))
+	if (!bus_range_free(p->pio, PORT_CONFIG_DATA, CONFIG_NPORTS))
 		rc = -EEXIST;
 	else
 		rc = bus_register(p->pio, PORT_CONFIG_ADDRESS, CONFIG_NPORTS, &address_ops, h,

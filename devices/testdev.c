@@ -95,26 +95,12 @@ static void mmio_write(void *opaque, uint64_t offset, unsigned size, uint64_t va
 static const struct bus_ops pio_ops = { .read = pio_read, .write = pio_write };
 static const struct bus_ops mmio_ops = { .read = mmio_read, .write = mmio_write };
 
-/* Whether [base, base + len) is unclaimed on bus. A bus cannot unregister,
- * so a device with two ranges checks the second before claiming the first. */
-static bool range_free(const struct bus *bus, uint64_t base, uint64_t len)
-{
-	size_t i;
-
-	for (i = 0; i < bus->count; i++) {
-		const struct bus_range *r = &bus->ranges[i];
-		if (r->base - base < len || base - r->base < r->len)
-			return false;
-	}
-	return true;
-}
-
 struct testdev *testdev_create(struct platform *p)
 {
 	struct testdev *t;
 	int rc;
 
-	if (!range_free(p->mmio, TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE)) {
+	if (!bus_range_free(p->mmio, TESTDEV_MMIO_BASE, TESTDEV_MMIO_SIZE)) {
 		log_error("testdev: MMIO window 0x%llx is taken",
 			  (unsigned long long)TESTDEV_MMIO_BASE);
 		return NULL;

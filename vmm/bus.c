@@ -45,6 +45,16 @@ const struct bus_range *bus_find(const struct bus *bus, uint64_t addr)
 	return addr - r->base < r->len ? r : NULL;
 }
 
+bool bus_range_free(const struct bus *bus, uint64_t base, uint64_t len)
+{
+	for (size_t i = 0; i < bus->count; i++) {
+		const struct bus_range *r = &bus->ranges[i];
+		if (r->base - base < len || base - r->base < r->len)
+			return false;
+	}
+	return true;
+}
+
 int bus_register(struct bus *bus, uint64_t base, uint64_t len,
 		 const struct bus_ops *ops, void *opaque, const char *name)
 {

@@ -41,6 +41,11 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len,
 
 const struct bus_range *bus_find(const struct bus *bus, uint64_t addr);
 
+/* Whether no range overlaps [base, base + len). A bus cannot unregister, so
+ * a device with several ranges checks the later ones before claiming the
+ * first. */
+bool bus_range_free(const struct bus *bus, uint64_t base, uint64_t len);
+
 /* An access nobody claims reads as all ones and writes are dropped, like an
  * ISA bus with nothing driving it. Return false for such accesses. */
 bool bus_read(const struct bus *bus, uint64_t addr, unsigned size, uint64_t *value);

@@ -112,6 +112,10 @@ static void overlapping_ranges_are_refused(void **state)
 	assert_int_equal(bus_register(&bus, 0xf0, 0x10, &rec_ops, &a, "before"), 0);
 	assert_int_equal(bus_register(&bus, 0x110, 0x10, &rec_ops, &a, "after"), 0);
 	assert_int_equal(bus.count, 3);
+	assert_false(bus_range_free(&bus, 0x10f, 1));
+	assert_false(bus_range_free(&bus, 0x0, 0x1000));
+	assert_true(bus_range_free(&bus, 0x120, 0x10));
+	assert_true(bus_range_free(&bus, 0x0, 0xf0));
 	bus_destroy(&bus);
 }
 
