@@ -72,6 +72,7 @@ struct accel_ops {
 enum accel_choice { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };
 
 extern const struct accel_ops kvm_accel_ops;
+extern const struct accel_ops emu_accel_ops;
 
 /* KVM's checks, for accel selection. Both fill why (a sentence) on false. */
 bool kvm_usable(char *why, size_t why_len);

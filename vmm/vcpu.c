@@ -59,6 +59,17 @@ static void handle_mmio(struct vm *vm, struct vcpu_exit *exit)
 	}
 }
 
+void vcpu_serve_io(struct vcpu *vcpu, struct vcpu_exit *exit)
+{
+	if (exit->kind == VCPU_EXIT_PIO) {
+		vcpu->pio_exits++;
+		handle_pio(vcpu->vm, exit);
+	} else if (exit->kind == VCPU_EXIT_MMIO) {
+		vcpu->mmio_exits++;
+		handle_mmio(vcpu->vm, exit);
+	}
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -85,12 +96,8 @@ static void *vcpu_thread(void *arg)
 		}
 		switch (exit.kind) {
 		case VCPU_EXIT_PIO:
-			vcpu->pio_exits++;
-			handle_pio(vm, &exit);
-			break;
 		case VCPU_EXIT_MMIO:
-			vcpu->mmio_exits++;
-			handle_mmio(vm, &exit);
+			vcpu_serve_io(vcpu, &exit);
 			break;
 		case VCPU_EXIT_KICKED:
 			break;

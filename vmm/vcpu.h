@@ -5,6 +5,11 @@
 
 #include "vm.h"
 
+/* Serve a port-I/O or MMIO exit from the VM's buses. Backends whose exits
+ * come back through vcpu_run get this from the vCPU loop; the software
+ * core calls it directly from inside an instruction. */
+void vcpu_serve_io(struct vcpu *vcpu, struct vcpu_exit *exit);
+
 /* Start a thread for every vCPU. 0 or an exit status after a message. */
 int vcpus_start(struct vm *vm);
 

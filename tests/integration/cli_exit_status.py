@@ -58,8 +58,8 @@ with tempfile.TemporaryDirectory() as tmp:
     case("console file in a missing folder",
          ["run", "--kernel", text, "--console", "file:" + os.path.join(tmp, "a", "b")], 2,
          "--console file:")
-    case("software core not there yet", ["run", "--kernel", text, "--accel", "emu"], 6,
-         "not available yet")
+    case("not a kernel, software core", ["run", "--kernel", text, "--accel", "emu"], 4,
+         "not a bootable kernel image")
     if os.access("/dev/kvm", os.R_OK | os.W_OK):
         case("not a kernel", ["run", "--accel", "kvm", "--kernel", text], 4,
              "not a bootable kernel image")

@@ -4,7 +4,8 @@ from a pipe (with a paste larger than the UART's FIFO, nothing lost) and
 from a terminal, which wisp puts in raw mode while it runs, where Ctrl-A x
 quits, and which it restores however it exits.
 
-usage: console_input.py WISP ECHO_GUEST  (exits 77 without KVM)"""
+usage: console_input.py WISP ECHO_GUEST [kvm|emu]  (kvm: exits 77 without
+KVM)"""
 import os
 import pty
 import signal
@@ -14,12 +15,13 @@ import termios
 import time
 
 wisp, echo = sys.argv[1:3]
-if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+accel = sys.argv[3] if len(sys.argv) > 3 else "kvm"
+if accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
     print("SKIP: /dev/kvm is not usable here")
     sys.exit(77)
 
 EXIT_SIGNAL = 12
-CMD = [wisp, "run", "--accel", "kvm", "--mem", "64M", "--timeout", "60", "--kernel", echo]
+CMD = [wisp, "run", "--accel", accel, "--mem", "64M", "--timeout", "60", "--kernel", echo]
 failures = 0
 
 

@@ -4,7 +4,8 @@ behind: --timeout, SIGTERM, SIGINT and SIGHUP end wisp promptly with their
 documented status, also with secondary vCPUs still waiting for INIT/SIPI;
 --console file:PATH receives the guest's output.
 
-usage: stop_paths.py WISP IDLE_GUEST HELLO_GUEST  (exits 77 without KVM)"""
+usage: stop_paths.py WISP IDLE_GUEST HELLO_GUEST [kvm|emu]  (kvm: exits 77
+without KVM)"""
 import os
 import signal
 import subprocess
@@ -13,7 +14,8 @@ import tempfile
 import time
 
 wisp, idle, hello = sys.argv[1:4]
-if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+accel = sys.argv[4] if len(sys.argv) > 4 else "kvm"
+if accel == "kvm" and not os.access("/dev/kvm", os.R_OK | os.W_OK):
     print("SKIP: /dev/kvm is not usable here")
     sys.exit(77)
 
@@ -29,7 +31,7 @@ def check(name, ok, detail=""):
 
 
 def start(extra):
-    return subprocess.Popen([wisp, "run", "--accel", "kvm", "--mem", "64M", "--kernel", idle]
+    return subprocess.Popen([wisp, "run", "--accel", accel, "--mem", "64M", "--kernel", idle]
                             + extra, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
 
@@ -65,14 +67,14 @@ for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
 
 with tempfile.TemporaryDirectory() as tmp:
     log = os.path.join(tmp, "console.log")
-    p = subprocess.run([wisp, "run", "--accel", "kvm", "--mem", "128M", "--kernel", hello,
+    p = subprocess.run([wisp, "run", "--accel", accel, "--mem", "128M", "--kernel", hello,
                         "--console", "file:" + log], capture_output=True, text=True,
                        timeout=60, stdin=subprocess.DEVNULL)
     content = open(log).read() if os.path.exists(log) else ""
     check("--console file:PATH", p.returncode == 1 and p.stdout == ""
           and "Hello from a wisp test guest" in content,
           f"status {p.returncode}, {len(content)} bytes in the file, {len(p.stdout)} on stdout")
-    p = subprocess.run([wisp, "run", "--accel", "kvm", "--mem", "128M", "--kernel", hello,
+    p = subprocess.run([wisp, "run", "--accel", accel, "--mem", "128M", "--kernel", hello,
                         "--console", "none"], capture_output=True, text=True, timeout=60,
                        stdin=subprocess.DEVNULL)
     check("--console none", p.returncode == 1 and p.stdout == "",

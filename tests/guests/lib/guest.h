@@ -284,5 +284,8 @@ extern volatile uint32_t ap_checked_in;
 struct spinlock { volatile uint32_t locked; volatile int32_t owner; uint32_t depth; };
 void spin_lock(struct spinlock *l);
 void spin_unlock(struct spinlock *l);
+/* Held (it nests) by every printf; hold it to keep several calls' output
+ * one line when other CPUs print too. */
+extern struct spinlock print_lock;
 
 #endif

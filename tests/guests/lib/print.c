@@ -2,7 +2,7 @@
  * '0', '#', a width, the l/ll/z length modifiers and d i u x X p s c %. */
 #include "guest.h"
 
-static struct spinlock print_lock = { 0, -1, 0 };
+struct spinlock print_lock = { 0, -1, 0 };
 
 void putchar_serial(char c)
 {

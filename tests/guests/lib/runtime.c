@@ -353,22 +353,26 @@ int check(int ok, const char *fmt, ...)
 		if (!check_code)
 			check_code = check_base + (check_count < 15 ? check_count : 15);
 	}
+	spin_lock(&print_lock);
 	printf(ok ? "  ok: " : "FAIL: ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+	spin_unlock(&print_lock);
 	return ok;
 }
 
 void note(const char *fmt, ...)
 {
 	va_list ap;
+	spin_lock(&print_lock);
 	printf("  .. ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
 	printf("\n");
+	spin_unlock(&print_lock);
 }
 
 int checks_end(void)

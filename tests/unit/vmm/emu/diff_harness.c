@@ -1,0 +1,768 @@
+/* Differential testing of the software core against the host CPU: see
+ * diff_harness.h. */
+#include "diff_harness.h"
+
+#include <asm/prctl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "vmm/emu/decode.h"
+#include "vmm/emu/exec.h"
+#include "vmm/emu/flags.h"
+#include "vmm/emu/mem.h"
+#include "vmm/guest_mem.h"
+
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+/* ---- native execution ---------------------------------------------------- */
+
+/* diff_native_enter(regs, code): save the callee-saved registers and the
+ * host stack pointer, load RFLAGS and all sixteen GPRs (RSP included) from
+ * *regs and jump to code. The code ends with a jump to diff_native_exit,
+ * which stores the GPRs back, returns to the host stack, stores RFLAGS and
+ * returns to the caller. Globals carry the pointers across, as no register
+ * is free at either end. */
+void diff_native_enter(struct diff_regs *regs, const void *code);
+void diff_native_exit(void);
+
+__asm__(
+	".pushsection .text\n"
+	".globl diff_native_enter\n"
+	".type diff_native_enter, @function\n"
+	"diff_native_enter:\n"
+	"	push %rbx\n"
+	"	push %rbp\n"
+	"	push %r12\n"
+	"	push %r13\n"
+	"	push %r14\n"
+	"	push %r15\n"
+	"	mov %rsp, diff_host_rsp(%rip)\n"
+	"	mov %rdi, diff_regs_ptr(%rip)\n"
+	"	mov %rsi, diff_code_ptr(%rip)\n"
+	"	pushq 128(%rdi)\n"
+	"	popfq\n"
+	"	mov 0(%rdi), %rax\n"
+	"	mov 8(%rdi), %rcx\n"
+	"	mov 16(%rdi), %rdx\n"
+	"	mov 24(%rdi), %rbx\n"
+	"	mov 32(%rdi), %rsp\n"
+	"	mov 40(%rdi), %rbp\n"
+	"	mov 48(%rdi), %rsi\n"
+	"	mov 64(%rdi), %r8\n"
+	"	mov 72(%rdi), %r9\n"
+	"	mov 80(%rdi), %r10\n"
+	"	mov 88(%rdi), %r11\n"
+	"	mov 96(%rdi), %r12\n"
+	"	mov 104(%rdi), %r13\n"
+	"	mov 112(%rdi), %r14\n"
+	"	mov 120(%rdi), %r15\n"
+	"	mov 56(%rdi), %rdi\n"
+	"	jmp *diff_code_ptr(%rip)\n"
+	".size diff_native_enter, .-diff_native_enter\n"
+	".globl diff_native_exit\n"
+	".type diff_native_exit, @function\n"
+	"diff_native_exit:\n"
+	"	mov %rdi, diff_tmp(%rip)\n"
+	"	mov diff_regs_ptr(%rip), %rdi\n"
+	"	mov %rax, 0(%rdi)\n"
+	"	mov %rcx, 8(%rdi)\n"
+	"	mov %rdx, 16(%rdi)\n"
+	"	mov %rbx, 24(%rdi)\n"
+	"	mov %rsp, 32(%rdi)\n"
+	"	mov %rbp, 40(%rdi)\n"
+	"	mov %rsi, 48(%rdi)\n"
+	"	mov %r8, 64(%rdi)\n"
+	"	mov %r9, 72(%rdi)\n"
+	"	mov %r10, 80(%rdi)\n"
+	"	mov %r11, 88(%rdi)\n"
+	"	mov %r12, 96(%rdi)\n"
+	"	mov %r13, 104(%rdi)\n"
+	"	mov %r14, 112(%rdi)\n"
+	"	mov %r15, 120(%rdi)\n"
+	"	mov diff_tmp(%rip), %rax\n"
+	"	mov %rax, 56(%rdi)\n"
+	"	mov diff_host_rsp(%rip), %rsp\n"
+	"	pushfq\n"
+	"	popq 128(%rdi)\n"
+	"	cld\n"
+	"	pop %r15\n"
+	"	pop %r14\n"
+	"	pop %r13\n"
+	"	pop %r12\n"
+	"	pop %rbp\n"
+	"	pop %rbx\n"
+	"	ret\n"
+	".size diff_native_exit, .-diff_native_exit\n"
+	".popsection\n"
+	".pushsection .bss\n"
+	".balign 8\n"
+	"diff_host_rsp: .zero 8\n"
+	"diff_regs_ptr: .zero 8\n"
+	"diff_code_ptr: .zero 8\n"
+	"diff_tmp: .zero 8\n"
+	".popsection\n");
+
+static uint8_t *native_code;    /* at DIFF_CODE_BASE */
+static uint8_t *native_data;    /* at DIFF_DATA_BASE */
+static uint8_t *guest_data;     /* the same window in guest RAM */
+static uint8_t initial_data[DIFF_DATA_SIZE];
+static uint64_t fs_base;
+
+static struct guest_mem gmem;
+static struct emu_cpu cpu;
+static struct exec_table table;
+static struct emu_env env;
+
+static uint64_t rng;
+static unsigned failures;
+static unsigned long cases;
+static bool strict, verbose;
+static const struct diff_case *current;
+
+uint64_t diff_pio_value;
+unsigned diff_pio_writes;
+uint64_t diff_pio_last_write;
+
+static void print_bytes(const uint8_t *b, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		fprintf(stderr, "%02x ", b[i]);
+}
+
+/* A test bug that makes the native instruction fault must not look like a
+ * hang or an unexplained crash: say which case it was. */
+static void native_crash(int sig)
+{
+	static const char msg[] = "diff_harness: the native run crashed (signal) on: ";
+	char hex[64];
+	unsigned n = 0;
+
+	(void)!write(2, msg, sizeof(msg) - 1);
+	for (unsigned i = 0; current && i < current->len && n + 3 < sizeof(hex); i++) {
+		static const char digits[] = "0123456789abcdef";
+
+		hex[n++] = digits[current->code[i] >> 4];
+		hex[n++] = digits[current->code[i] & 15];
+		hex[n++] = ' ';
+	}
+	hex[n++] = '\n';
+	(void)!write(2, hex, n);
+	(void)sig;
+	_exit(3);
+}
+
+/* cmocka installs its own handlers at the start of every test; theirs
+ * would run on the native code's stack. Put ours back when they did. */
+static void catch_native_crashes(void)
+{
+	static const int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE };
+	struct sigaction sa = { .sa_handler = native_crash, .sa_flags = SA_ONSTACK }, old;
+
+	sigaction(SIGSEGV, &sa, &old);
+	if (old.sa_handler == native_crash)
+		return;
+	for (unsigned i = 1; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+static void *map_fixed(uint64_t addr, size_t size, int prot)
+{
+	void *p = mmap((void *)(uintptr_t)addr, size, prot,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+
+	if (p == MAP_FAILED || (uint64_t)(uintptr_t)p != addr) {
+		fprintf(stderr, "diff_harness: cannot map %#llx\n", (unsigned long long)addr);
+		abort();
+	}
+	return p;
+}
+
+static uint64_t fake_pio_read(struct emu_env *e, uint16_t port, unsigned size)
+{
+	(void)e;
+	(void)port;
+	(void)size;
+	return diff_pio_value;
+}
+
+static void fake_pio_write(struct emu_env *e, uint16_t port, unsigned size, uint64_t value)
+{
+	(void)e;
+	(void)port;
+	(void)size;
+	diff_pio_writes++;
+	diff_pio_last_write = value;
+}
+
+static void set_seg(struct emu_segment *s, uint8_t type, bool code)
+{
+	*s = (struct emu_segment){
+		.base = 0, .limit = 0xffffffff, .type = type, .s = 1, .present = 1,
+		.db = code ? 0 : 1, .l = code ? 1 : 0, .g = 1,
+	};
+}
+
+static uint64_t env_u64(const char *name, uint64_t dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? strtoull(v, NULL, 0) : dflt;
+}
+
+void diff_setup(const char *test_name)
+{
+	static bool done;
+	uint64_t h = 1469598103934665603ull;
+
+	/* The generator: FNV-1a of the name, mixed with the seed. */
+	for (const char *p = test_name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	rng = h ^ (env_u64("WISP_DIFF_SEED", 1) * 0x9e3779b97f4a7c15ull);
+	if (!rng)
+		rng = 1;
+	if (done)
+		return;
+	done = true;
+	strict = env_u64("WISP_DIFF_STRICT", 0) != 0;
+	verbose = env_u64("WISP_DIFF_VERBOSE", 0) != 0;
+
+	native_code = map_fixed(DIFF_CODE_BASE, 4096, PROT_READ | PROT_WRITE | PROT_EXEC);
+	native_data = map_fixed(DIFF_DATA_BASE, DIFF_DATA_SIZE, PROT_READ | PROT_WRITE);
+	if (syscall(SYS_arch_prctl, ARCH_GET_FS, &fs_base) != 0)
+		abort();
+
+	static uint8_t altstack[65536];
+	stack_t ss = { .ss_sp = altstack, .ss_size = sizeof(altstack) };
+
+	sigaltstack(&ss, NULL);
+
+	if (guest_mem_init(&gmem, DIFF_RAM_SIZE) != 0)
+		abort();
+	guest_data = guest_mem_ptr(&gmem, DIFF_DATA_BASE, DIFF_DATA_SIZE);
+
+	env.pio_read = fake_pio_read;
+	env.pio_write = fake_pio_write;
+	memset(&cpu, 0, sizeof(cpu));
+	cpu.mem = &gmem;
+	cpu.env = &env;
+	cpu.tlb = emu_tlb_new();
+	cpu.cr0 = EMU_CR0_PE | EMU_CR0_ET;
+	cpu.efer = EMU_EFER_LME | EMU_EFER_LMA;
+	for (unsigned s = 0; s < SEG_COUNT; s++)
+		set_seg(&cpu.seg[s], s == SEG_CS ? 0xb : 0x3, s == SEG_CS);
+	cpu.seg[SEG_FS].base = fs_base;
+	cpu.flags.op = CC_OP_EFLAGS;
+	cpu.rflags = 2;
+	emu_update_mode(&cpu);
+	emu_tlb_flush(&cpu, true);
+	exec_table_init(&table);
+}
+
+struct emu_cpu *diff_cpu(void)
+{
+	return &cpu;
+}
+
+unsigned diff_ncases(unsigned dflt)
+{
+	return (unsigned)env_u64("WISP_DIFF_CASES", dflt);
+}
+
+unsigned diff_failures(void)
+{
+	return failures;
+}
+
+unsigned diff_group_failures(void)
+{
+	static unsigned seen;
+	unsigned mine = failures - seen;
+
+	seen = failures;
+	return mine;
+}
+
+void diff_new_case(struct diff_insn *d, struct diff_case *c)
+{
+	memset(d, 0, sizeof(*d));
+	memset(c, 0, sizeof(*c));
+	diff_rand_regs(&c->in);
+	c->vector = -1;
+	c->flags = DIFF_ALL_FLAGS;
+}
+
+unsigned diff_rand_size(void)
+{
+	return 1u << diff_rand_below(4);
+}
+
+unsigned diff_rand_wide_size(void)
+{
+	return 2u << diff_rand_below(3);
+}
+
+unsigned long diff_count(void)
+{
+	return cases;
+}
+
+bool diff_strict(void)
+{
+	return strict;
+}
+
+/* ---- random ------------------------------------------------------------- */
+
+uint64_t diff_rand(void)
+{
+	/* xorshift64* */
+	rng ^= rng >> 12;
+	rng ^= rng << 25;
+	rng ^= rng >> 27;
+	return rng * 0x2545f4914f6cdd1dull;
+}
+
+uint64_t diff_rand_below(uint64_t n)
+{
+	return n ? diff_rand() % n : 0;
+}
+
+uint64_t diff_rand_value(unsigned size)
+{
+	uint64_t m = size >= 8 ? ~0ull : (1ull << (8 * size)) - 1, top = 1ull << (8 * size - 1);
+	uint64_t v;
+
+	switch (diff_rand_below(12)) {
+	case 0: v = diff_rand_below(4); break;
+	case 1: v = ~diff_rand_below(4); break;
+	case 2: v = top + diff_rand_below(3) - 1; break;             /* around the sign */
+	case 3: v = 1ull << diff_rand_below(8 * size); break;
+	case 4: v = ~(1ull << diff_rand_below(8 * size)); break;
+	case 5: v = diff_rand_below(300); break;
+	case 6: v = diff_rand() >> diff_rand_below(64); break;        /* any width */
+	case 7: v = 0 - (diff_rand() >> diff_rand_below(64)); break;
+	default: v = diff_rand(); break;
+	}
+	return v & m;
+}
+
+void diff_rand_regs(struct diff_regs *r)
+{
+	for (unsigned i = 0; i < 16; i++)
+		r->gpr[i] = diff_rand_value(8);
+	r->rflags = 2 | (diff_rand() & DIFF_ALL_FLAGS);
+}
+
+/* ---- memory ------------------------------------------------------------ */
+
+void diff_mem_randomize(void)
+{
+	for (size_t i = 0; i < DIFF_DATA_SIZE; i += 8) {
+		uint64_t v = diff_rand();
+
+		memcpy(native_data + i, &v, 8);
+	}
+	memcpy(guest_data, native_data, DIFF_DATA_SIZE);
+}
+
+void diff_mem_set(uint64_t addr, const void *p, size_t n)
+{
+	if (addr < DIFF_DATA_BASE || addr + n > DIFF_DATA_BASE + DIFF_DATA_SIZE)
+		abort();
+	memcpy(native_data + (addr - DIFF_DATA_BASE), p, n);
+	memcpy(guest_data + (addr - DIFF_DATA_BASE), p, n);
+}
+
+void diff_mem_set_value(uint64_t addr, uint64_t v, unsigned size)
+{
+	diff_mem_set(addr, &v, size);
+}
+
+const uint8_t *diff_guest_mem(uint64_t addr)
+{
+	return guest_data + (addr - DIFF_DATA_BASE);
+}
+
+void diff_mem_resync(void)
+{
+	memcpy(native_data, guest_data, DIFF_DATA_SIZE);
+}
+
+uint64_t diff_rand_addr(unsigned size, unsigned align)
+{
+	uint64_t off = diff_rand_below(DIFF_DATA_SIZE - size + 1);
+
+	if (align > 1)
+		off &= ~(uint64_t)(align - 1);
+	/* Now and then, straddle a page boundary. */
+	if (diff_rand_below(8) == 0 && size > 1 && align <= 1)
+		off = 4096 * (1 + diff_rand_below(DIFF_DATA_SIZE / 4096 - 1)) - 1 - diff_rand_below(size - 1);
+	return DIFF_DATA_BASE + off;
+}
+
+void diff_prefix(struct diff_insn *d, uint8_t p)
+{
+	if (d->nprefix < sizeof(d->prefix))
+		d->prefix[d->nprefix++] = p;
+}
+
+static unsigned pick_reg(uint16_t avoid)
+{
+	unsigned r;
+
+	do
+		r = (unsigned)diff_rand_below(16);
+	while (avoid & (1u << r));
+	return r;
+}
+
+void diff_mem_operand(struct diff_insn *d, struct diff_regs *r, uint64_t addr, uint16_t keep)
+{
+	unsigned form = (unsigned)diff_rand_below(20);
+	bool a32 = false;
+	uint64_t target = addr, iv = 0;
+
+	d->mem = true;
+	d->base = d->index = DIFF_NONE;
+	d->scale = 1;
+	d->disp = 0;
+	d->disp_len = 0;
+	if (form == 0) {
+		d->base = DIFF_RIP;
+		d->rip_target = addr;
+		return;
+	}
+	if (form == 1) {
+		d->disp = (int32_t)addr;        /* absolute disp32, no base */
+		d->disp_len = 4;
+		return;
+	}
+	if (form < 5) {
+		a32 = true;
+		diff_prefix(d, 0x67);
+	} else if (form == 5) {
+		diff_prefix(d, 0x64);
+		target = addr - fs_base;
+	}
+	/* Not RSP as an index: that encoding means "no index". */
+	d->base = (uint8_t)pick_reg(keep);
+	if (diff_rand_below(2)) {
+		d->index = (uint8_t)pick_reg(keep | 1u << d->base | 1u << R_SP);
+		d->scale = (uint8_t)(1u << diff_rand_below(4));
+		iv = diff_rand_value(8);
+		if (!a32)
+			iv = (uint64_t)(int64_t)(int32_t)iv >> diff_rand_below(2);
+		r->gpr[d->index] = iv;
+	}
+	switch (diff_rand_below(3)) {
+	case 0: break;
+	case 1: d->disp = (int8_t)diff_rand(); d->disp_len = 1; break;
+	default: d->disp = (int32_t)diff_rand(); d->disp_len = 4; break;
+	}
+	r->gpr[d->base] = target - iv * d->scale - (uint64_t)(int64_t)d->disp;
+	if (a32) {
+		/* Only the low halves take part: garbage above them. */
+		r->gpr[d->base] = (r->gpr[d->base] & 0xffffffff) | (diff_rand() << 32);
+		if (d->index != DIFF_NONE)
+			r->gpr[d->index] = (iv & 0xffffffff) | (diff_rand() << 32);
+	}
+}
+
+void diff_size_prefix(struct diff_insn *d, unsigned size)
+{
+	if (size == 2)
+		diff_prefix(d, 0x66);
+	else if (size == 8)
+		d->rex |= 0x48;
+	else if (size == 1 && diff_rand_below(2))
+		d->rex |= 0x40;
+}
+
+static bool has_rex(const struct diff_insn *d)
+{
+	return d->rex || (d->modrm && (d->reg >= 8 || (!d->mem && d->rm >= 8) ||
+				       (d->mem && d->base >= 8 && d->base < 16) ||
+				       (d->mem && d->index >= 8 && d->index < 16)));
+}
+
+uint64_t diff_reg_value(const struct diff_regs *r, const struct diff_insn *d, unsigned reg,
+			unsigned size)
+{
+	if (size == 1 && reg >= 4 && reg < 8 && !has_rex(d))
+		return (r->gpr[reg - 4] >> 8) & 0xff;
+	return r->gpr[reg] & (size >= 8 ? ~0ull : (1ull << (8 * size)) - 1);
+}
+
+uint64_t diff_modrm_operands(struct diff_insn *d, struct diff_regs *r, unsigned size, int digit,
+			     bool mem, uint16_t keep)
+{
+	/* Byte registers without REX: 0..7 only (AH..BH for 4..7); a base or
+	 * index above 7 may still add a REX, which the decoder must see too. */
+	unsigned nregs = size == 1 && !(d->rex & 0x40) ? 8 : 16;
+	uint64_t addr;
+
+	d->modrm = true;
+	if (digit >= 0) {
+		d->reg = (uint8_t)digit;
+	} else {
+		d->reg = (uint8_t)diff_rand_below(nregs);
+		keep |= (uint16_t)(1u << d->reg);
+		if (nregs == 8)
+			keep |= (uint16_t)(1u << (d->reg & 3));  /* AH..BH live in 0..3 */
+	}
+	if (!mem) {
+		d->mem = false;
+		d->rm = (uint8_t)diff_rand_below(nregs);
+		return 0;
+	}
+	addr = diff_rand_addr(size, 1);
+	diff_mem_set_value(addr, diff_rand_value(size), size);
+	diff_mem_operand(d, r, addr, keep);
+	return addr;
+}
+
+uint64_t diff_modrm(struct diff_insn *d, struct diff_regs *r, unsigned size, int digit, bool mem,
+		    uint16_t keep)
+{
+	diff_size_prefix(d, size);
+	return diff_modrm_operands(d, r, size, digit, mem, keep);
+}
+
+/* ---- encoding ------------------------------------------------------------ */
+
+unsigned diff_encode(const struct diff_insn *d, uint8_t *out)
+{
+	unsigned n = 0, rex = d->rex;
+
+	for (unsigned i = 0; i < d->nprefix; i++)
+		out[n++] = d->prefix[i];
+	if (d->modrm) {
+		if (d->reg >= 8)
+			rex |= 0x44;
+		if (!d->mem && d->rm >= 8)
+			rex |= 0x41;
+		if (d->mem && d->base < 16 && d->base >= 8)
+			rex |= 0x41;
+		if (d->mem && d->index < 16 && d->index >= 8)
+			rex |= 0x42;
+	}
+	if (rex)
+		out[n++] = (uint8_t)(rex | 0x40);
+	if (d->map == 1)
+		out[n++] = 0x0f;
+	out[n++] = d->op;
+	if (d->modrm) {
+		unsigned reg = (d->reg & 7) << 3, disp_len = d->disp_len;
+
+		if (!d->mem) {
+			out[n++] = (uint8_t)(0xc0 | reg | (d->rm & 7));
+			disp_len = 0;
+		} else if (d->base == DIFF_RIP) {
+			out[n++] = (uint8_t)(0x05 | reg);
+			disp_len = 4;
+		} else if (d->base == DIFF_NONE) {
+			out[n++] = (uint8_t)(0x04 | reg);
+			out[n++] = (uint8_t)(((unsigned)__builtin_ctz(d->scale) << 6) |
+					     ((d->index == DIFF_NONE ? 4u : d->index & 7u) << 3) | 5);
+			disp_len = 4;
+		} else {
+			unsigned mod;
+
+			if (disp_len == 0 && (d->base & 7) == 5)
+				disp_len = 1;   /* [rbp]/[r13] need a displacement */
+			mod = disp_len == 0 ? 0 : disp_len == 1 ? 1 : 2;
+			if (d->index != DIFF_NONE || (d->base & 7) == 4) {
+				out[n++] = (uint8_t)(mod << 6 | reg | 4);
+				out[n++] = (uint8_t)(((unsigned)__builtin_ctz(d->scale) << 6) |
+						     ((d->index == DIFF_NONE ? 4u : d->index & 7u) << 3) |
+						     (d->base & 7u));
+			} else {
+				out[n++] = (uint8_t)(mod << 6 | reg | (d->base & 7u));
+			}
+		}
+		for (unsigned i = 0; i < disp_len; i++)
+			out[n++] = (uint8_t)((uint32_t)d->disp >> (8 * i));
+	}
+	for (unsigned i = 0; i < d->imm_len; i++)
+		out[n++] = (uint8_t)(d->imm >> (8 * i));
+	for (unsigned i = 0; i < d->imm2_len; i++)
+		out[n++] = (uint8_t)(d->imm2 >> (8 * i));
+	return n;
+}
+
+/* ---- running ------------------------------------------------------------- */
+
+static void run_native(const struct diff_case *c, struct diff_regs *io)
+{
+	unsigned n = c->native_len ? c->native_len : c->len;
+
+	memcpy(native_code, c->native_len ? c->native : c->code, n);
+	/* jmp *0(%rip); .quad diff_native_exit */
+	native_code[n++] = 0xff;
+	native_code[n++] = 0x25;
+	memset(native_code + n, 0, 4);
+	n += 4;
+	uint64_t exit_addr = (uint64_t)(uintptr_t)diff_native_exit;
+	memcpy(native_code + n, &exit_addr, 8);
+	__builtin___clear_cache((char *)native_code, (char *)native_code + n + 8);
+	catch_native_crashes();
+	current = c;
+	diff_native_enter(io, native_code);
+	current = NULL;
+}
+
+static bool is_rep_string(const struct insn *insn)
+{
+	if (insn->map != MAP_PRIMARY || !(insn->prefixes & (PFX_REP | PFX_REPNE)))
+		return false;
+	return (insn->op >= 0xa4 && insn->op <= 0xa7) || (insn->op >= 0xaa && insn->op <= 0xaf) ||
+	       (insn->op >= 0x6c && insn->op <= 0x6f);
+}
+
+/* One instruction in the core; a REP string instruction that stops to let
+ * interrupts in is executed again until it finishes. */
+static int run_emu(const struct diff_case *c, struct diff_regs *io)
+{
+	jmp_buf jb;
+	struct insn insn;
+	volatile unsigned rounds = 0;
+
+	if (emu_decode(&insn, c->code, c->len, EMU_MODE_LONG64) != DECODE_OK)
+		return 256;
+	if (insn.len != c->len) {
+		fprintf(stderr, "diff_harness: decoded length %u, encoded %u\n", insn.len, c->len);
+		return 257;
+	}
+	memcpy(cpu.gpr, io->gpr, sizeof(cpu.gpr));
+	emu_set_rflags(&cpu, io->rflags);
+	cpu.rip = DIFF_CODE_BASE;
+	cpu.event.pending = false;
+	insn.next_rip = DIFF_CODE_BASE + insn.len;
+	cpu.fault_jmp = &jb;
+	if (setjmp(jb)) {
+		cpu.fault_jmp = NULL;
+		memcpy(io->gpr, cpu.gpr, sizeof(cpu.gpr));
+		io->rflags = emu_get_rflags(&cpu);
+		return cpu.event.vector;
+	}
+	for (;;) {
+		exec_fn fn = table.fn[insn.map][insn.op];
+
+		if (!fn)
+			emu_raise_ud(&cpu);
+		fn(&cpu, &insn);
+		if (cpu.rip != DIFF_CODE_BASE || !is_rep_string(&insn) || ++rounds > 1000000)
+			break;
+	}
+	cpu.fault_jmp = NULL;
+	memcpy(io->gpr, cpu.gpr, sizeof(cpu.gpr));
+	io->rflags = emu_get_rflags(&cpu);
+	return -1;
+}
+
+int diff_emu_only(struct diff_case *c, struct diff_regs *out)
+{
+	*out = c->in;
+	return run_emu(c, out);
+}
+
+static const char *const reg_names[16] = {
+	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
+	"r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+};
+
+static void report(const char *what, const struct diff_case *c, const struct diff_regs *want,
+		   const struct diff_regs *got, int vector, const char *why)
+{
+	failures++;
+	if (failures > 12 && !verbose) {
+		if (failures == 13)
+			fprintf(stderr, "(more mismatches not shown; WISP_DIFF_VERBOSE=1 shows all)\n");
+		return;
+	}
+	fprintf(stderr, "MISMATCH %s: %s\n  code: ", what, why);
+	print_bytes(c->code, c->len);
+	fprintf(stderr, "\n  vector: core %d, expected %d\n", vector, c->vector);
+	for (unsigned i = 0; i < 16; i++) {
+		bool bad = want->gpr[i] != got->gpr[i] && !(c->skip_gpr & (1u << i));
+
+		fprintf(stderr, "  %-3s in %016llx  %s %016llx  core %016llx%s\n", reg_names[i],
+			(unsigned long long)c->in.gpr[i], c->vector < 0 ? "host" : "want",
+			(unsigned long long)want->gpr[i], (unsigned long long)got->gpr[i],
+			bad ? "  <--" : "");
+	}
+	fprintf(stderr, "  rflags in %06llx  want %06llx  core %06llx  (compared %06llx)\n",
+		(unsigned long long)c->in.rflags, (unsigned long long)want->rflags,
+		(unsigned long long)got->rflags, (unsigned long long)c->flags);
+}
+
+bool diff_run(const char *what, struct diff_case *c)
+{
+	struct diff_regs want = c->in, got = c->in;
+	uint64_t mask = strict ? DIFF_ALL_FLAGS : c->flags;
+	uint16_t skip = strict ? 0 : c->skip_gpr;
+	const uint8_t *ref = native_data;
+	const char *why = NULL;
+	char memwhy[96];
+	int vector;
+
+	cases++;
+	c->in.rflags |= 2;
+	want.rflags = got.rflags = c->in.rflags;
+	memcpy(initial_data, native_data, DIFF_DATA_SIZE);
+	if (c->vector < 0)
+		run_native(c, &want);
+	vector = run_emu(c, &got);
+	if (c->vector >= 0) {
+		/* A fault changes nothing: registers, flags and memory as given. */
+		mask = ~0ull;
+		skip = 0;
+		want = c->in;
+		ref = initial_data;
+	}
+	if (vector != c->vector) {
+		why = "exception";
+	} else if (c->vector < 0 && cpu.rip != DIFF_CODE_BASE + c->len) {
+		why = "rip";
+	} else if ((want.rflags ^ got.rflags) & mask) {
+		why = "flags";
+	} else {
+		for (unsigned i = 0; i < 16; i++)
+			if (!(skip & (1u << i)) && want.gpr[i] != got.gpr[i])
+				why = "registers";
+	}
+	if (!why && memcmp(ref, guest_data, DIFF_DATA_SIZE) != 0) {
+		size_t i = 0;
+
+		while (ref[i] == guest_data[i])
+			i++;
+		snprintf(memwhy, sizeof(memwhy), "memory at %#llx: want %02x, core %02x",
+			 (unsigned long long)(DIFF_DATA_BASE + i), ref[i], guest_data[i]);
+		why = memwhy;
+	}
+	if (!why)
+		return true;
+	report(what, c, &want, &got, vector, why);
+	/* Keep the two copies equal for the cases after this one. */
+	memcpy(native_data, ref, DIFF_DATA_SIZE);
+	memcpy(guest_data, ref, DIFF_DATA_SIZE);
+	return false;
+}
+
+bool diff_check(const char *what, struct diff_insn *d, struct diff_case *c)
+{
+	c->len = diff_encode(d, c->code);
+	if (d->mem && d->base == DIFF_RIP) {
+		d->disp = (int32_t)(d->rip_target - (DIFF_CODE_BASE + c->len));
+		c->len = diff_encode(d, c->code);
+	}
+	return diff_run(what, c);
+}
