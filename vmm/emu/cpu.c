@@ -64,6 +64,7 @@ void emu_cpu_reset(struct emu_cpu *cpu)
 	 * APIC base (the LAPIC keeps its enable bit too). */
 	uint64_t apic_base = cpu->msr.apic_base;
 	struct emu_tlb *tlb = cpu->tlb;
+	struct emu_block_cache *blocks = cpu->blocks;
 	struct guest_mem *mem = cpu->mem;
 	struct emu_lapic *lapic = cpu->lapic;
 	struct emu_env *env = cpu->env;
@@ -73,6 +74,7 @@ void emu_cpu_reset(struct emu_cpu *cpu)
 
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->tlb = tlb;
+	cpu->blocks = blocks;
 	cpu->mem = mem;
 	cpu->lapic = lapic;
 	cpu->env = env;

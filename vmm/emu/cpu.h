@@ -175,6 +175,12 @@ struct emu_cpu {
 
 	/* Execution. */
 	jmp_buf *fault_jmp;        /* where emu_raise() longjmps */
+	struct emu_block_cache *blocks;  /* decoded blocks; NULL: decode each time */
+	/* The host bytes of the block being executed: a write into them
+	 * (self-modifying code) sets smc_hit, and the block stops after the
+	 * writing instruction and is decoded afresh. */
+	const uint8_t *code_watch_lo, *code_watch_hi;
+	bool smc_hit;
 	struct emu_tlb *tlb;
 	struct guest_mem *mem;
 	struct emu_lapic *lapic;
@@ -190,6 +196,15 @@ struct emu_env {
 	uint64_t (*mmio_read)(struct emu_env *env, uint64_t gpa, unsigned size);
 	void (*mmio_write)(struct emu_env *env, uint64_t gpa, unsigned size, uint64_t value);
 };
+
+/* Every write of the core to guest RAM through a host pointer calls this. */
+static inline void emu_note_write(struct emu_cpu *cpu, const void *host, unsigned len)
+{
+	const uint8_t *p = host;
+
+	if (p < cpu->code_watch_hi && p + len > cpu->code_watch_lo)
+		cpu->smc_hit = true;
+}
 
 /* Record exception vector (with error code when has_error) and abandon the
  * current instruction. */

@@ -19,6 +19,7 @@
 #include "vmm/vm.h"
 
 #include "apic_router.h"
+#include "block.h"
 #include "cpu.h"
 #include "cpu_init.h"
 #include "exec.h"
@@ -209,8 +210,9 @@ static int emu_vcpu_create(struct vcpu *vcpu)
 	ev->cpu.mem = &vcpu->vm->mem;
 	ev->cpu.env = &ev->env;
 	ev->cpu.tlb = emu_tlb_new();
+	ev->cpu.blocks = emu_block_cache_new();
 	ev->cpu.lapic = emu_lapic_create(vcpu->index, apic_router_bus(e->router), now_ns, wake, ev);
-	if (!ev->cpu.tlb || !ev->cpu.lapic)
+	if (!ev->cpu.tlb || !ev->cpu.lapic || !ev->cpu.blocks)
 		return -ENOMEM;
 	emu_lapic_setup_lints(ev->cpu.lapic, vcpu->index == 0);
 	if (apic_router_add(e->router, ev->cpu.lapic))
@@ -231,6 +233,7 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 		emu_lapic_destroy(ev->cpu.lapic);
 	if (ev->cpu.tlb)
 		emu_tlb_free(ev->cpu.tlb);
+	emu_block_cache_free(ev->cpu.blocks);
 	pthread_cond_destroy(&ev->sleep_cond);
 	pthread_mutex_destroy(&ev->sleep_lock);
 	free(ev);

@@ -1,8 +1,12 @@
 #include "interp.h"
 
+#include <string.h>
+
+#include "block.h"
 #include "decode.h"
 #include "interrupt.h"
 #include "mem.h"
+#include "tlb.h"
 
 /* Mask rip to the code size outside 64-bit mode. */
 static uint64_t code_rip(const struct emu_cpu *cpu, uint64_t rip)
@@ -55,6 +59,126 @@ static void execute_one(struct emu_cpu *cpu, const struct exec_table *table)
 	fn(cpu, &insn);
 }
 
+/* Linear address of cs:rip, as emu_fetch forms it. */
+static uint64_t code_linear(const struct emu_cpu *cpu)
+{
+	if (cpu->mode == EMU_MODE_LONG64)
+		return cpu->rip;
+	return (cpu->seg[SEG_CS].base + cpu->rip) & 0xffffffffull;
+}
+
+/* Decode a block from the bytes of one page, stopping before anything that
+ * does not decode wholly within the page or has no handler: the slow path
+ * (execute_one) takes those, with their faults. */
+static void build_block(struct emu_cpu *cpu, const struct exec_table *table, struct emu_block *b,
+			const uint8_t *code, unsigned avail)
+{
+	uint64_t rip = cpu->rip;
+	unsigned off = 0, n = 0;
+
+	if (avail > BLOCK_MAX_BYTES)
+		avail = BLOCK_MAX_BYTES;
+	while (n < BLOCK_MAX_INSNS && off < avail) {
+		struct block_insn *bi = &b->insns[n];
+		unsigned left = avail - off;
+
+		if (emu_decode(&bi->insn, code + off, left < INSN_MAX_LEN ? left : INSN_MAX_LEN,
+			       cpu->mode) != DECODE_OK)
+			break;
+		bi->fn = table->fn[bi->insn.map][bi->insn.op];
+		if (!bi->fn)
+			break;
+		off += bi->insn.len;
+		rip = code_rip(cpu, rip + bi->insn.len);
+		bi->insn.next_rip = rip;
+		n++;
+		if (emu_block_ends_after(&bi->insn))
+			break;
+	}
+	b->ninsns = (uint8_t)n;
+	b->nbytes = (uint8_t)off;
+	memcpy(b->bytes, code, off);
+}
+
+/* Find or build the block at cs:rip. NULL when the code is not in RAM or
+ * its first instruction needs the slow path. */
+static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table *table,
+				   const uint8_t **code_out)
+{
+	uint64_t la = code_linear(cpu);
+	uint64_t pa;
+	uint8_t *page;
+	const uint8_t *code;
+	struct emu_block *b;
+
+	if (cpu->mode == EMU_MODE_LONG64) {
+		/* Non-canonical rips fault in emu_fetch, on the slow path. */
+		if ((uint64_t)(((int64_t)la << 16) >> 16) != la)
+			return NULL;
+	} else if (cpu->rip > cpu->seg[SEG_CS].limit) {
+		return NULL;
+	}
+	pa = emu_translate(cpu, la, EMU_FETCH, false);
+	page = emu_phys_host_page(cpu, pa);
+	if (!page)
+		return NULL;
+	code = page + (pa & 0xfff);
+	b = &cpu->blocks->slot[(la ^ (la >> 12) ^ (la >> 22)) & (BLOCK_CACHE_SIZE - 1)];
+	if (b->ninsns && b->la == la && b->pa == pa && b->rip == cpu->rip && b->mode == cpu->mode &&
+	    memcmp(b->bytes, code, b->nbytes) == 0) {
+		*code_out = code;
+		return b;
+	}
+	b->la = la;
+	b->pa = pa;
+	b->rip = cpu->rip;
+	b->mode = (uint8_t)cpu->mode;
+	/* Outside 64-bit mode the segment limit may end the code early. */
+	{
+		unsigned avail = 4096 - (unsigned)(pa & 0xfff);
+		if (cpu->mode != EMU_MODE_LONG64 &&
+		    cpu->seg[SEG_CS].limit - cpu->rip + 1 < avail)
+			avail = (unsigned)(cpu->seg[SEG_CS].limit - cpu->rip + 1);
+		build_block(cpu, table, b, code, avail);
+	}
+	if (!b->ninsns)
+		return NULL;
+	*code_out = code;
+	return b;
+}
+
+/* Run one block (or one instruction on the slow path); count what ran. */
+static void run_block(struct emu_cpu *cpu, const struct exec_table *table,
+		      volatile uint64_t *done)
+{
+	const uint8_t *code;
+	struct emu_block *b = get_block(cpu, table, &code);
+
+	if (!b) {
+		execute_one(cpu, table);
+		(*done)++;
+		return;
+	}
+	cpu->code_watch_lo = code;
+	cpu->code_watch_hi = code + b->nbytes;
+	cpu->smc_hit = false;
+	for (unsigned i = 0; i < b->ninsns; i++) {
+		const struct block_insn *bi = &b->insns[i];
+
+		cpu->interrupt_shadow = false;
+		bi->fn(cpu, &bi->insn);
+		(*done)++;
+		/* A branch taken, a string instruction to be resumed, a mode
+		 * change or a write into this block's own bytes: the rest of
+		 * the block is not what runs next. */
+		if (cpu->rip != bi->insn.next_rip || cpu->mode != b->mode || cpu->smc_hit)
+			break;
+	}
+	if (cpu->smc_hit)
+		b->ninsns = 0;
+	cpu->code_watch_lo = cpu->code_watch_hi = NULL;
+}
+
 enum emu_stop emu_run(struct emu_cpu *cpu, const struct exec_table *table, uint64_t max_insns,
 		      atomic_bool *exit_request)
 {
@@ -67,6 +191,9 @@ enum emu_stop emu_run(struct emu_cpu *cpu, const struct exec_table *table, uint6
 		/* An instruction raised cpu->event: deliver it from the
 		 * faulting instruction's boundary. */
 		done++;
+		/* A block the fault left may have written its own bytes: the
+		 * comparison at its next entry finds that. */
+		cpu->code_watch_lo = cpu->code_watch_hi = NULL;
 		emu_deliver_event(cpu);
 		cpu->fault_jmp = &fault;
 		if (cpu->triple_fault) {
@@ -87,8 +214,12 @@ enum emu_stop emu_run(struct emu_cpu *cpu, const struct exec_table *table, uint6
 			stop = EMU_STOP_IRQ_WINDOW;
 			break;
 		}
-		execute_one(cpu, table);
-		done++;
+		if (cpu->blocks) {
+			run_block(cpu, table, &done);
+		} else {
+			execute_one(cpu, table);
+			done++;
+		}
 	}
 out:
 	cpu->fault_jmp = NULL;

@@ -92,9 +92,13 @@ void emu_phys_write(struct emu_cpu *cpu, uint64_t pa, unsigned size, uint64_t va
 		return;
 	}
 	switch (k) {
-	case PHYS_RAM:
-		memcpy(guest_mem_ptr(cpu->mem, pa, size), &value, size);
+	case PHYS_RAM: {
+		uint8_t *host = guest_mem_ptr(cpu->mem, pa, size);
+
+		emu_note_write(cpu, host, size);
+		memcpy(host, &value, size);
 		return;
+	}
 	case PHYS_LAPIC:
 		emu_lapic_mmio_write(cpu->lapic, (uint32_t)(pa & 0xfff), size, value & size_mask(size));
 		return;
@@ -222,10 +226,12 @@ static void write_in_page(struct emu_cpu *cpu, uint64_t la, unsigned size, uint6
 {
 	const struct emu_tlb_entry *e = lookup(cpu, la, EMU_WRITE, user);
 
-	if (e->host)
+	if (e->host) {
+		emu_note_write(cpu, e->host + (la & 0xfff), size);
 		memcpy(e->host + (la & 0xfff), &v, size);
-	else
+	} else {
 		emu_phys_write(cpu, e->pa | (la & 0xfff), size, v);
+	}
 }
 
 /* Accesses that cross a page translate the second page first, so that a
@@ -324,8 +330,10 @@ static void bytes_access(struct emu_cpu *cpu, uint64_t la, uint8_t *buf, unsigne
 
 		if (n > len - done)
 			n = len - done;
-		if (e->host && kind == EMU_WRITE)
+		if (e->host && kind == EMU_WRITE) {
+			emu_note_write(cpu, e->host + (a & 0xfff), n);
 			memcpy(e->host + (a & 0xfff), buf + done, n);
+		}
 		else if (e->host)
 			memcpy(buf + done, e->host + (a & 0xfff), n);
 		else
@@ -370,7 +378,11 @@ void *emu_rmw_ptr(struct emu_cpu *cpu, unsigned seg, uint64_t offset, unsigned s
 	if ((la & 0xfff) + size > 4096)
 		return NULL;
 	e = lookup(cpu, la, EMU_WRITE, cpu->cpl == 3);
-	return e->host ? e->host + (la & 0xfff) : NULL;
+	if (!e->host)
+		return NULL;
+	/* The caller writes through it (or may: a failed CMPXCHG does not). */
+	emu_note_write(cpu, e->host + (la & 0xfff), size);
+	return e->host + (la & 0xfff);
 }
 
 /* ---- instruction fetch ------------------------------------------------- */
