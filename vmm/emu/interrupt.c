@@ -451,8 +451,8 @@ void emu_iret(struct emu_cpu *cpu, unsigned opsize)
 		if (rpl > old_cpl)
 			emu_null_inaccessible_segments(cpu);
 	} else {
-		emu_set_cs(cpu, &cs, cpu->cpl);
 		emu_set_sp(cpu, sp + 3 * opsize);
+		emu_set_cs(cpu, &cs, cpu->cpl);
 	}
 	cpu->rip = ip;
 }

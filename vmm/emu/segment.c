@@ -374,6 +374,7 @@ void emu_far_ret(struct emu_cpu *cpu, unsigned opsize, uint16_t pop_bytes)
 	struct emu_segment cs, ss;
 	unsigned rpl = sel & 3;
 	uint64_t new_sp;
+	bool from64;
 
 	if (cpu->mode == EMU_MODE_REAL) {
 		load_cs_real(cpu, sel);
@@ -384,9 +385,10 @@ void emu_far_ret(struct emu_cpu *cpu, unsigned opsize, uint16_t pop_bytes)
 	emu_check_return_cs(cpu, sel, &cs);
 	if (rpl == cpu->cpl) {
 		check_offset(cpu, &cs, ip);
+		/* RSP moves at the stack size in force before CS changes. */
+		emu_set_sp(cpu, sp + 2 * opsize + pop_bytes);
 		emu_set_cs(cpu, &cs, cpu->cpl);
 		cpu->rip = ip;
-		emu_set_sp(cpu, sp + 2 * opsize + pop_bytes);
 		return;
 	}
 	/* To an outer level: the caller's SS:SP sits above the parameters. */
@@ -394,10 +396,15 @@ void emu_far_ret(struct emu_cpu *cpu, unsigned opsize, uint16_t pop_bytes)
 	sel = (uint16_t)emu_stack_read(cpu, sp + 3 * opsize + pop_bytes, opsize);
 	emu_check_return_ss(cpu, sel, rpl, &cs, &ss);
 	check_offset(cpu, &cs, ip);
+	from64 = cpu->mode == EMU_MODE_LONG64;
 	cpu->seg[SEG_SS] = ss;
 	emu_set_cs(cpu, &cs, rpl);
 	cpu->rip = ip;
-	emu_set_sp(cpu, new_sp + pop_bytes);
+	/* From 64-bit mode the popped RSP is taken whole. */
+	if (from64)
+		cpu->gpr[4] = new_sp + pop_bytes;
+	else
+		emu_set_sp(cpu, new_sp + pop_bytes);
 	emu_null_inaccessible_segments(cpu);
 }
 

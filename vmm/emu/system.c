@@ -101,7 +101,7 @@ static void op_mov_to_dr(struct emu_cpu *cpu, const struct insn *insn)
 	if (n >= 6 && (v >> 32))
 		emu_raise_gp(cpu, 0);
 	if (n == 6)
-		v = (v & 0x0000f00fu) | 0xffff0ff0u;
+		v = (v & 0x0000e00fu) | 0xffff0ff0u;  /* B0-B3, BD, BS, BT */
 	else if (n == 7)
 		v = (v & ~0xd800ull) | 0x400;
 	cpu->dr[n] = v;

@@ -331,6 +331,40 @@ static void syscall_sysret_swapgs(void **state)
 	assert_int_equal(c->seg[SEG_CS].selector, 0x23);
 }
 
+static void sysenter_sysexit(void **state)
+{
+	struct fixture *f = *state;
+	struct emu_cpu *c = &f->cpu;
+
+	build_gdt(f);
+	fix_protected(f, GDT, NGDT);
+	RUN_FAULT(c, EMU_VEC_GP, 0, 0x0f, 0x34);               /* SYSENTER_CS null */
+	c->msr.sysenter_cs = S_CODE;
+	c->msr.sysenter_esp = 0x9000;
+	c->msr.sysenter_eip = 0xc1000000;
+	fix_set_cpl(f, 3);
+	emu_set_rflags(c, 0x2 | EMU_IF);
+	assert_true(RUN(c, 0x0f, 0x34));
+	assert_int_equal(c->cpl, 0);
+	assert_int_equal(c->seg[SEG_CS].selector, S_CODE);
+	assert_int_equal(c->seg[SEG_SS].selector, S_DATA);
+	assert_int_equal(c->gpr[4], 0x9000);
+	assert_int_equal(c->rip, 0xc1000000);
+	assert_false(c->rflags & EMU_IF);
+	c->gpr[1] = 0xbffff000;
+	c->gpr[2] = 0x08048000;
+	assert_true(RUN(c, 0x0f, 0x35));
+	assert_int_equal(c->cpl, 3);
+	assert_int_equal(c->seg[SEG_CS].selector, S_CODE3 | 3);
+	assert_int_equal(c->seg[SEG_SS].selector, S_DATA3 | 3);
+	assert_int_equal(c->gpr[4], 0xbffff000);
+	assert_int_equal(c->rip, 0x08048000);
+	RUN_FAULT(c, EMU_VEC_GP, 0, 0x0f, 0x35);               /* SYSEXIT at CPL 3 */
+	/* Like AMD processors: #UD in long mode. */
+	long_setup(f);
+	RUN_FAULT(c, EMU_VEC_UD, -1, 0x0f, 0x34);
+}
+
 /* ---- IF, RFLAGS, HLT ---------------------------------------------------- */
 
 static void interrupt_flag_and_rflags_rules(void **state)
@@ -500,6 +534,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(cpuid_model, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(msrs_and_the_tsc, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(syscall_sysret_swapgs, fix_setup, fix_teardown),
+		cmocka_unit_test_setup_teardown(sysenter_sysexit, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(interrupt_flag_and_rflags_rules, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(cmpxchg8b_and_16b, fix_setup, fix_teardown),
 		cmocka_unit_test_setup_teardown(descriptor_queries, fix_setup, fix_teardown),
