@@ -584,11 +584,12 @@ static void op_xlat(struct emu_cpu *cpu, const struct insn *insn)
 /* ---- BCD (not in 64-bit mode, where the decoder rejects them) -------- */
 
 /* 27 DAA / 2F DAS: adjust AL after a packed-BCD addition/subtraction.
- * OF is undefined; it is left clear. */
+ * OF is undefined; like the AMD host it is the overflow of AL +/- the
+ * whole adjustment (06, 60 or 66). */
 static void op_daa_das(struct emu_cpu *cpu, const struct insn *insn)
 {
 	uint64_t f = emu_get_arith_flags(cpu), nf = 0;
-	unsigned al = cpu->gpr[0] & 0xff, old_al = al;
+	unsigned al = cpu->gpr[0] & 0xff, old_al = al, adj = 0;
 	bool old_cf = f & EMU_CF, das = insn->op == 0x2f;
 
 	exec_no_lock(cpu, insn);
@@ -603,57 +604,67 @@ static void op_daa_das(struct emu_cpu *cpu, const struct insn *insn)
 			al = (al + 6) & 0xff;
 		}
 		nf |= EMU_AF;
+		adj = 6;
 	}
 	if (old_al > 0x99 || old_cf) {
 		al = (das ? al - 0x60 : al + 0x60) & 0xff;
 		nf |= EMU_CF;
+		adj |= 0x60;
 	} else if (!das) {
 		nf &= ~EMU_CF;
 	}
+	if (das ? ((old_al ^ adj) & (old_al ^ al)) & 0x80 : ((old_al ^ al) & (adj ^ al)) & 0x80)
+		nf |= EMU_OF;
 	exec_set_reg(cpu, insn, 0, 1, al);
 	emu_set_rflags(cpu, (emu_get_rflags(cpu) & ~EMU_ARITH_FLAGS) | nf | emu_szp_flags(al, 1));
 	exec_advance(cpu, insn);
 }
 
 /* 37 AAA / 3F AAS: adjust AX after an unpacked-BCD addition/subtraction.
- * Only AF and CF are defined; SF ZF PF follow AL, OF is left clear. */
+ * Only AF and CF are defined; like the AMD host, SF ZF PF OF describe the
+ * 16-bit AX +/- 0x106 (or AX unchanged, OF clear) before AL's high nibble
+ * is cleared. */
 static void op_aaa_aas(struct emu_cpu *cpu, const struct insn *insn)
 {
 	uint64_t f = emu_get_arith_flags(cpu), nf = 0;
-	uint64_t ax = cpu->gpr[0] & 0xffff;
+	uint64_t ax = cpu->gpr[0] & 0xffff, old = ax;
 
 	exec_no_lock(cpu, insn);
 	if ((ax & 0xf) > 9 || (f & EMU_AF)) {
-		if (insn->op == 0x37)
-			ax += 0x106;
-		else
-			ax = (ax - 6 - 0x100) & 0xffff;   /* AX -= 6, then AH -= 1 */
+		/* AAA: AX += 0x106; AAS: AX -= 6, then AH -= 1. */
+		bool add = insn->op == 0x37;
+
+		ax = (add ? ax + 0x106 : ax - 0x106) & 0xffff;
 		nf = EMU_AF | EMU_CF;
+		if ((add ? (old ^ ax) & (0x106 ^ ax) : (old ^ 0x106) & (old ^ ax)) & 0x8000)
+			nf |= EMU_OF;
 	}
-	ax = (ax & 0xff0f) & 0xffff;
-	exec_set_reg(cpu, insn, 0, 2, ax);
-	emu_set_rflags(cpu, (emu_get_rflags(cpu) & ~EMU_ARITH_FLAGS) | nf | emu_szp_flags(ax, 1));
+	nf |= emu_szp_flags(ax, 2) & ~EMU_PF;
+	nf |= emu_szp_flags(ax, 1) & EMU_PF;    /* parity of the low byte */
+	exec_set_reg(cpu, insn, 0, 2, ax & 0xff0f);
+	emu_set_rflags(cpu, (emu_get_rflags(cpu) & ~EMU_ARITH_FLAGS) | nf);
 	exec_advance(cpu, insn);
 }
 
 /* D4 ib AAM: AH = AL / base, AL = AL % base (#DE for base 0). D5 ib AAD:
- * AL = AL + AH * base, AH = 0. SF ZF PF follow AL; OF AF CF are left
- * clear. */
+ * AL = AL + AH * base, AH = 0. SF ZF PF follow AL. OF AF CF are undefined:
+ * like the AMD host, AAM clears them and AAD sets them as the 8-bit
+ * addition AL + (AH * base) does. */
 static void op_aam_aad(struct emu_cpu *cpu, const struct insn *insn)
 {
 	unsigned base = insn->imm & 0xff, al = cpu->gpr[0] & 0xff, ah = (cpu->gpr[0] >> 8) & 0xff;
-	uint64_t ax;
+	unsigned prod = (ah * base) & 0xff;
 
 	exec_no_lock(cpu, insn);
 	if (insn->op == 0xd4) {
 		if (base == 0)
 			emu_raise(cpu, EMU_VEC_DE, false, 0);
-		ax = (uint64_t)(al / base) << 8 | (al % base);
+		exec_set_reg(cpu, insn, 0, 2, (uint64_t)(al / base) << 8 | (al % base));
+		emu_set_arith_flags(cpu, EMU_ARITH_FLAGS, emu_szp_flags(al % base, 1));
 	} else {
-		ax = (al + ah * base) & 0xff;
+		exec_set_reg(cpu, insn, 0, 2, (al + prod) & 0xff);
+		emu_flags_set(cpu, CC_OP_ADD, 1, al + prod, al, prod);
 	}
-	exec_set_reg(cpu, insn, 0, 2, ax);
-	emu_set_rflags(cpu, (emu_get_rflags(cpu) & ~EMU_ARITH_FLAGS) | emu_szp_flags(ax, 1));
 	exec_advance(cpu, insn);
 }
 

@@ -118,8 +118,8 @@ static void op_jrcxz(struct emu_cpu *cpu, const struct insn *insn)
 
 /* C8 iw ib: ENTER size, level. Push rBP, copy level - 1 frame pointers
  * from the enclosing frame, push the new frame pointer, then rBP = the
- * frame and rSP = frame - size. Every store and load happens before any
- * register changes. */
+ * frame and rSP = frame - size. Every store, load and probe happens before
+ * any register changes. */
 static void op_enter(struct emu_cpu *cpu, const struct insn *insn)
 {
 	unsigned size = exec_stack_opsize(cpu, insn), level = insn->imm2 & 31;
@@ -139,6 +139,11 @@ static void op_enter(struct emu_cpu *cpu, const struct insn *insn)
 		off += size;
 		exec_stack_poke(cpu, off, size, frame);
 	}
+	/* The AMD host also write-probes the new top of stack (rSP after the
+	 * allocation), so a frame that does not fit faults here, at ENTER,
+	 * rather than at the first use. */
+	emu_translate(cpu, emu_linear(cpu, SEG_SS, (cpu->gpr[4] - off - alloc) & m, 1, EMU_WRITE),
+		      EMU_WRITE, false);
 	exec_set_reg(cpu, insn, 5, size, frame);
 	exec_stack_adjust(cpu, -(int64_t)(off + alloc));
 	exec_advance(cpu, insn);
@@ -211,8 +216,11 @@ static void op_int(struct emu_cpu *cpu, const struct insn *insn)
 		exec_advance(cpu, insn);
 		return;
 	default:
-		/* ICEBP: a #DB trap after the instruction. */
-		exec_soft_interrupt(cpu, insn, EMU_VEC_DB);
+		/* INT1 (ICEBP): a #DB trap after the instruction. Not a software
+		 * interrupt for delivery: no gate-DPL check, as for a hardware
+		 * #DB; rip is past the instruction, as for any trap. */
+		exec_advance(cpu, insn);
+		emu_raise(cpu, EMU_VEC_DB, false, 0);
 	}
 }
 

@@ -2,7 +2,7 @@
  *
  * A test builds one instruction (diff_insn -> bytes with diff_encode),
  * chooses its input registers and flags, and diff_run executes it twice:
- * natively, in this process, from a page mapped at DIFF_CODE_BASE through
+ * natively, in this process, from DIFF_CODE_BASE in a page mapped there through
  * an assembly stub that loads every GPR and RFLAGS from a struct and
  * stores them back; and in the core (emu_decode + the exec table) on an
  * emu_cpu in 64-bit mode, flat segments, paging off, CPL 0. Then it
@@ -29,7 +29,8 @@
 
 #include "vmm/emu/cpu.h"
 
-#define DIFF_CODE_BASE 0x1f0000ull
+#define DIFF_CODE_PAGE 0x1f0000ull      /* mapped executable natively */
+#define DIFF_CODE_BASE 0x1f0800ull      /* rip of the instruction under test */
 #define DIFF_DATA_BASE 0x200000ull
 #define DIFF_DATA_SIZE 0x4000ull         /* four pages */
 #define DIFF_RAM_SIZE  (4ull << 20)
@@ -70,6 +71,9 @@ struct diff_insn {
 	uint64_t imm2;
 	uint8_t imm2_len;
 	uint64_t rip_target;    /* base DIFF_RIP: the address to reach */
+	bool a16;               /* 16-bit addressing (67 in 32-bit code): */
+	uint8_t rm16;           /* the ModRM.rm form 0..7 ([BX+SI] ... [BX]),
+	                         * or 8 for a bare disp16 */
 };
 
 void diff_prefix(struct diff_insn *d, uint8_t p);
@@ -84,15 +88,38 @@ struct diff_case {
 	uint16_t skip_gpr;      /* GPRs whose result is undefined: not compared */
 	int vector;             /* -1: run natively too; else the exception the
 	                         * core must raise (state then unchanged) */
+	uint64_t target;        /* a branch: where it goes when taken (in the
+	                         * code page, clear of the instruction and the
+	                         * 24 bytes after it; 0: not a branch). Natively
+	                         * both ways end in a pad that records which one
+	                         * ran; the core's rip must agree. */
 	uint8_t native[16];     /* other bytes to run natively (native_len != 0):
 	                         * the reference for an encoding the host reads
 	                         * differently (F3 0F BC is TZCNT on a BMI1 host) */
 	unsigned native_len;
+	bool mode32;            /* run as 32-bit code (compatibility mode) */
 };
+
+/* 32-bit code. Natively the case runs in compatibility mode (selector
+ * 0x23) with DS, ES and SS loaded with an LDT data segment whose base is
+ * DIFF_DATA_BASE (4 GiB limit, B = 1), so that 16-bit addressing reaches
+ * the window too; the core runs it in EMU_MODE_PROT32 with the same
+ * segments. Offsets are therefore relative to DIFF_DATA_BASE, and only the
+ * low halves of RAX..RDI are compared (the upper halves are undefined
+ * after compatibility mode). While on, diff_new_case makes 32-bit cases,
+ * diff_modrm* pick 32- or (with 67) 16-bit addressing, and size 8 does not
+ * exist. Returns false when the host cannot do it (no modify_ldt): the
+ * caller skips those tests. */
+bool diff_mode32(bool on);
+bool diff_in_mode32(void);
+
+/* Whether target (a branch target for an instruction of len bytes at
+ * DIFF_CODE_BASE) leaves room for the exit pads. */
+bool diff_target_ok(uint64_t target, unsigned len);
 
 /* Once per process (also sets the RNG from the test name). */
 void diff_setup(const char *test_name);
-/* Cases per group: WISP_DIFF_CASES when set, else dflt. */
+/* Cases per group: WISP_DIFF_CASES when set, else 3 * dflt. */
 unsigned diff_ncases(unsigned dflt);
 
 uint64_t diff_rand(void);
@@ -146,6 +173,9 @@ uint64_t diff_reg_value(const struct diff_regs *r, const struct diff_insn *d, un
 bool diff_check(const char *what, struct diff_insn *d, struct diff_case *c);
 /* The same for a case whose bytes are already in c->code. */
 bool diff_run(const char *what, struct diff_case *c);
+/* Run only the host CPU on c (for probing what it does): the pad that
+ * ended the run (1: fall-through, 2: c->target). */
+int diff_native_only(struct diff_case *c, struct diff_regs *out);
 /* Run only the core on c (no comparison): the vector raised or -1, and
  * the resulting registers in *out. */
 int diff_emu_only(struct diff_case *c, struct diff_regs *out);

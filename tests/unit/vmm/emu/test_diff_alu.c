@@ -211,10 +211,12 @@ static void alu_mov(void **state)
 			diff_modrm_operands(&d, &c.in, from, -1, mem, 0);
 			break;
 		}
-		case 4:         /* MOVSXD r, r/m32 (with REX.W; plain MOV without) */
+		case 4:         /* MOVSXD r, r/m32 (with REX.W; plain MOV without,
+				 * still reading 32 bits of memory) */
 			size = diff_rand_wide_size();
 			d.op = 0x63;
-			diff_modrm(&d, &c.in, size, -1, mem, 0);
+			diff_size_prefix(&d, size);
+			diff_modrm_operands(&d, &c.in, 4, -1, mem, 0);
 			break;
 		default:        /* LEA with any addressing form */
 			size = diff_rand_wide_size();
@@ -492,6 +494,116 @@ static void alu_ud(void **state)
 	done();
 }
 
+/* 32-bit code (compatibility mode natively; see diff_mode32): the classic
+ * operations with 32- and 16-bit addressing, INC/DEC 40-4F, PUSH/POP and
+ * PUSHA/POPA on a 32-bit stack, the BCD adjustments, ARPL, XLAT, moffs16,
+ * LEA. */
+static void alu_mode32(void **state)
+{
+	unsigned n = diff_ncases(8000);
+
+	(void)state;
+	if (!diff_mode32(true)) {
+		skip();
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		struct diff_insn d;
+		struct diff_case c;
+		unsigned form = (unsigned)diff_rand_below(10), size = diff_rand_size();
+		bool mem = diff_rand_below(2);
+		const char *what = "mode32";
+
+		diff_new_case(&d, &c);
+		/* A 32-bit stack inside the window (SS is based at it). */
+		c.in.gpr[R_SP] = (diff_rand() << 32) | (0x100 + diff_rand_below(DIFF_DATA_SIZE - 0x200));
+		switch (form) {
+		case 0:         /* ALU r/m forms */
+		case 1: {
+			unsigned op = (unsigned)diff_rand_below(8), dir = (unsigned)diff_rand_below(2);
+
+			d.op = (uint8_t)(op << 3 | dir << 1 | (size != 1));
+			diff_modrm(&d, &c.in, size, -1, mem, 1u << R_SP);
+			if (op == 1 || op == 4 || op == 6)
+				c.flags = LOGIC | EMU_DF;
+			if (mem && dir == 0 && op != 7 && diff_rand_below(4) == 0)
+				diff_prefix(&d, 0xf0);
+			what = "mode32 alu";
+			break;
+		}
+		case 2:         /* INC/DEC r (40-4F) */
+			diff_size_prefix(&d, diff_rand_wide_size());
+			d.op = (uint8_t)(0x40 + diff_rand_below(16));
+			what = "inc/dec r";
+			break;
+		case 3:         /* PUSH/POP r, PUSHA/POPA */
+			diff_size_prefix(&d, diff_rand_wide_size());
+			d.op = (uint8_t)(diff_rand_below(3) ? 0x50 + diff_rand_below(16) : 0x60 + diff_rand_below(2));
+			what = "push/pop/pusha/popa";
+			break;
+		case 4: {       /* DAA DAS AAA AAS */
+			static const uint8_t bcd[] = { 0x27, 0x2f, 0x37, 0x3f };
+
+			d.op = bcd[diff_rand_below(4)];
+			c.flags = d.op < 0x30 ? EMU_ARITH_FLAGS & ~EMU_OF : EMU_AF | EMU_CF;
+			c.flags |= EMU_DF;
+			what = "daa/das/aaa/aas";
+			break;
+		}
+		case 5:         /* AAM/AAD imm8 (AAM 0: #DE) */
+			d.op = (uint8_t)(0xd4 + diff_rand_below(2));
+			d.imm = diff_rand_below(8) ? diff_rand_below(256) : (diff_rand_below(2) ? 10 : 0);
+			d.imm_len = 1;
+			c.flags = EMU_SF | EMU_ZF | EMU_PF | EMU_DF;
+			if (d.op == 0xd4 && d.imm == 0)
+				c.vector = EMU_VEC_DE;
+			what = "aam/aad";
+			break;
+		case 6:         /* ARPL r/m16, r16 */
+			d.op = 0x63;
+			diff_modrm_operands(&d, &c.in, 2, -1, mem, 1u << R_SP);
+			c.flags = EMU_ZF | EMU_DF;
+			what = "arpl";
+			break;
+		case 7:         /* XLAT, with 16-bit addressing now and then */
+			d.op = 0xd7;
+			if (diff_rand_below(2)) {
+				diff_prefix(&d, 0x67);
+				c.in.gpr[R_BX] = (diff_rand() << 16) | diff_rand_below(DIFF_DATA_SIZE - 256);
+			} else {
+				c.in.gpr[R_BX] = (diff_rand() << 32) | diff_rand_below(DIFF_DATA_SIZE - 256);
+			}
+			what = "xlat";
+			break;
+		case 8: {       /* MOV moffs32 / moffs16 */
+			uint64_t addr = diff_rand_addr(size, 1);
+
+			diff_size_prefix(&d, size);
+			if (diff_rand_below(2)) {
+				diff_prefix(&d, 0x67);
+				d.imm_len = 2;
+			} else {
+				d.imm_len = 4;
+			}
+			d.imm = addr - DIFF_DATA_BASE;
+			d.op = (uint8_t)(0xa0 | diff_rand_below(2) << 1 | (size != 1));
+			diff_mem_set_value(addr, diff_rand_value(size), size);
+			what = "moffs";
+			break;
+		}
+		default:        /* LEA, MOV with any addressing */
+			size = diff_rand_wide_size();
+			d.op = diff_rand_below(2) ? 0x8d : 0x8b;
+			diff_modrm(&d, &c.in, size, -1, true, 1u << R_SP);
+			what = "lea/mov";
+			break;
+		}
+		diff_check(what, &d, &c);
+	}
+	diff_mode32(false);
+	done();
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -508,6 +620,7 @@ int main(void)
 		cmocka_unit_test(alu_stack),
 		cmocka_unit_test(alu_nop_xlat),
 		cmocka_unit_test(alu_ud),
+		cmocka_unit_test(alu_mode32),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

@@ -47,12 +47,13 @@ static uint64_t run_start(uint64_t count, unsigned size, int dir)
 	return dir > 0 ? lo : lo + span - size;
 }
 
-static void string_ops(void **state)
+/* The cases of one code size: 64-bit, or 32-bit (diff_mode32: offsets
+ * relative to the data segment's base, 67 meaning SI/DI/CX). */
+static void string_cases(unsigned n)
 {
 	static const uint8_t ops[] = { 0xa4, 0xa6, 0xaa, 0xac, 0xae };
-	unsigned n = diff_ncases(5000);
+	bool m32 = diff_in_mode32();
 
-	(void)state;
 	for (unsigned i = 0; i < n; i++) {
 		struct diff_insn d;
 		struct diff_case c;
@@ -60,7 +61,8 @@ static void string_ops(void **state)
 		uint8_t op = ops[kind];
 		int dir = diff_rand_below(2) ? 1 : -1;
 		unsigned rep = (unsigned)diff_rand_below(4);   /* 0: none, 1-2: F3, 3: F2 */
-		bool a32 = diff_rand_below(4) == 0, fs = !a32 && diff_rand_below(6) == 0;
+		/* 67: 32-bit addressing in 64-bit code, 16-bit in 32-bit code. */
+		bool a32 = diff_rand_below(4) == 0, fs = !a32 && !m32 && diff_rand_below(6) == 0;
 		uint64_t count = rep ? rand_count(size) : 1, si, di;
 		bool uses_si = op != 0xaa && op != 0xae, uses_di = op != 0xac;
 
@@ -118,7 +120,15 @@ static void string_ops(void **state)
 		}
 		c.in.gpr[R_DI] = di;
 		c.in.gpr[R_CX] = count;
-		if (a32) {
+		if (m32) {
+			/* Offsets from the segments' base; 16 or 32 bits of them
+			 * count, the rest is garbage. */
+			uint64_t keep = a32 ? 0xffff : 0xffffffff;
+
+			c.in.gpr[R_SI] = ((si - DIFF_DATA_BASE) & keep) | (diff_rand() & ~keep);
+			c.in.gpr[R_DI] = ((di - DIFF_DATA_BASE) & keep) | (diff_rand() & ~keep);
+			c.in.gpr[R_CX] = (count & keep) | (diff_rand() & ~keep);
+		} else if (a32) {
 			c.in.gpr[R_SI] = (c.in.gpr[R_SI] & 0xffffffff) | diff_rand() << 32;
 			c.in.gpr[R_DI] = (c.in.gpr[R_DI] & 0xffffffff) | diff_rand() << 32;
 			c.in.gpr[R_CX] = (c.in.gpr[R_CX] & 0xffffffff) | diff_rand() << 32;
@@ -127,8 +137,27 @@ static void string_ops(void **state)
 			c.in.gpr[R_SI] = diff_rand();
 		if (!uses_di && diff_rand_below(2))
 			c.in.gpr[R_DI] = diff_rand();
-		diff_check("string", &d, &c);
+		diff_check(m32 ? "string (32-bit code)" : "string", &d, &c);
 	}
+}
+
+static void string_ops(void **state)
+{
+	(void)state;
+	string_cases(diff_ncases(5000));
+	assert_int_equal(diff_group_failures(), 0);
+}
+
+/* 32-bit code, with SI/DI/CX (67) or ESI/EDI/ECX. */
+static void string_ops_mode32(void **state)
+{
+	(void)state;
+	if (!diff_mode32(true)) {
+		skip();
+		return;
+	}
+	string_cases(diff_ncases(3000));
+	diff_mode32(false);
 	assert_int_equal(diff_group_failures(), 0);
 }
 
@@ -183,6 +212,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(string_ops),
+		cmocka_unit_test(string_ops_mode32),
 		cmocka_unit_test(string_ins_outs),
 	};
 
