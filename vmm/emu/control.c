@@ -14,17 +14,18 @@
 #include "mem.h"
 #include "operand.h"
 
-/* Raise a software interrupt: like an exception, but with rip already past
- * the instruction (the return address pushed by delivery) and marked soft
+/* Raise a software interrupt: like an exception, but delivered after the
+ * instruction (the frame gets the next rip) and marked soft
  * so that delivery applies the gate-DPL check of INT n. */
 static _Noreturn void exec_soft_interrupt(struct emu_cpu *cpu, const struct insn *insn,
 					  unsigned vector)
 {
-	exec_advance(cpu, insn);
 	cpu->event = (struct emu_event){
 		.pending = true,
 		.vector = (uint8_t)vector,
 		.soft = true,
+		.trap = true,
+		.return_rip = insn->next_rip,
 	};
 	longjmp(*cpu->fault_jmp, 1);
 }
@@ -218,9 +219,14 @@ static void op_int(struct emu_cpu *cpu, const struct insn *insn)
 	default:
 		/* INT1 (ICEBP): a #DB trap after the instruction. Not a software
 		 * interrupt for delivery: no gate-DPL check, as for a hardware
-		 * #DB; rip is past the instruction, as for any trap. */
-		exec_advance(cpu, insn);
-		emu_raise(cpu, EMU_VEC_DB, false, 0);
+		 * #DB; the frame points past the instruction, as for any trap. */
+		cpu->event = (struct emu_event){
+			.pending = true,
+			.vector = EMU_VEC_DB,
+			.trap = true,
+			.return_rip = insn->next_rip,
+		};
+		longjmp(*cpu->fault_jmp, 1);
 	}
 }
 

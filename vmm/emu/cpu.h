@@ -141,7 +141,12 @@ struct emu_event {
 	bool has_error;
 	uint32_t error;
 	bool is_interrupt;   /* external interrupt (not an exception) */
-	bool soft;           /* INT n / INT3 / INTO: rip already advanced */
+	bool soft;           /* INT n / INT3 / INTO: the gate's DPL is checked */
+	/* Trap-like events (INT n, INT3, INTO, ICEBP) happen after their
+	 * instruction: the frame gets return_rip while cpu->rip stays on the
+	 * instruction, so a fault while delivering them reports it. */
+	bool trap;
+	uint64_t return_rip;
 };
 
 struct emu_tlb;

@@ -152,6 +152,13 @@ static void commit_flags(struct emu_cpu *cpu, uint64_t flags, bool clear_if)
 
 /* ---- real mode --------------------------------------------------------- */
 
+/* The rip a frame saves: the instruction's for faults and interrupts, the
+ * next one's for trap-like events. */
+static uint64_t event_rip(const struct emu_cpu *cpu, const struct emu_event *ev)
+{
+	return ev->trap ? ev->return_rip : cpu->rip;
+}
+
 static void deliver_real(struct emu_cpu *cpu, const struct emu_event *ev)
 {
 	uint64_t ent = (uint64_t)ev->vector * 4;
@@ -165,7 +172,7 @@ static void deliver_real(struct emu_cpu *cpu, const struct emu_event *ev)
 	vec = (uint32_t)emu_read_linear(cpu, cpu->idtr.base + ent, 4, true);
 	emu_stack_write(cpu, sp - 2, 2, flags);
 	emu_stack_write(cpu, sp - 4, 2, cs->selector);
-	emu_stack_write(cpu, sp - 6, 2, cpu->rip);
+	emu_stack_write(cpu, sp - 6, 2, event_rip(cpu, ev));
 	emu_set_sp(cpu, sp - 6);
 	cs->selector = (uint16_t)(vec >> 16);
 	cs->base = (uint64_t)(vec >> 16) << 4;
@@ -230,7 +237,7 @@ static void deliver_protected(struct emu_cpu *cpu, const struct emu_event *ev)
 	}
 	vals[n++] = flags;
 	vals[n++] = cpu->seg[SEG_CS].selector;
-	vals[n++] = cpu->rip;
+	vals[n++] = event_rip(cpu, ev);
 	if (pushes_error(ev))
 		vals[n++] = ev->error;
 	sp = push_frame(cpu, &ss, sp, vals, n, gsize, ss_err, ext, new_cpl);
@@ -292,7 +299,7 @@ static void deliver_long(struct emu_cpu *cpu, const struct emu_event *ev)
 	vals[n++] = cpu->gpr[4];
 	vals[n++] = flags;
 	vals[n++] = cpu->seg[SEG_CS].selector;
-	vals[n++] = cpu->rip;
+	vals[n++] = event_rip(cpu, ev);
 	if (pushes_error(ev))
 		vals[n++] = ev->error;
 	ss = cpu->seg[SEG_SS];
