@@ -8,11 +8,6 @@
 #include "interrupt.h"
 #include "operand.h"
 
-static inline bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 /* A flat 4 GiB code or data segment as SYSCALL & co. load it. */
 static struct emu_segment flat(uint16_t sel, bool code, unsigned dpl, bool l64)
 {
@@ -70,10 +65,9 @@ void sys_sysret(struct emu_cpu *cpu, const struct insn *insn)
 		bool to64 = insn->opsize == 8;
 		uint64_t flags = (cpu->gpr[11] & EMU_RFLAGS_WRITABLE & ~(EMU_RF | EMU_VM)) | 0x2;
 
-		/* Intel's check: returning to a non-canonical RIP faults
-		 * here, at CPL 0, not at CPL 3 after the switch. */
-		if (to64 && !canonical(cpu->gpr[1]))
-			emu_raise_gp(cpu, 0);
+		/* The CPUID says AMD: a non-canonical RCX is not checked
+		 * here (Intel faults at CPL 0); the switch to CPL 3 happens
+		 * and the fetch at the new rip raises #GP there. */
 		load_flat(cpu, (uint16_t)((to64 ? sel + 16 : sel) | 3), (uint16_t)((sel + 8) | 3), 3, to64);
 		cpu->rip = to64 ? cpu->gpr[1] : (cpu->gpr[1] & 0xffffffffull);
 		emu_set_rflags(cpu, flags);
