@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "cpuid.h"
+#include "lapic.h"
 #include "mem.h"
 
 #define VENDOR "AuthenticAMD"
@@ -124,9 +125,11 @@ void emu_cpuid(const struct emu_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint3
 		out[3] = str4(HV_SIGNATURE + 8);
 		break;
 	case 0x40000010:
-		/* The timing leaf some guests read under a hypervisor: TSC
-		 * in kHz (EBX, the APIC bus rate, is the LAPIC's to state). */
+		/* The timing leaf guests read under a hypervisor: the TSC and
+		 * the local APIC timer's input clock, in kHz, so neither needs
+		 * calibrating. */
 		out[0] = (uint32_t)(EMU_TSC_HZ / 1000);
+		out[1] = (uint32_t)(EMU_LAPIC_TIMER_HZ / 1000);
 		break;
 	case 0x80000000:
 		out[0] = MAX_EXT;
