@@ -14,10 +14,10 @@
  * exist. SSE: FXSR, SSE, SSE2 (and CR4.OSFXSR/OSXMMEXCPT). CLFLUSH: the
  * 0F AE /7 instruction (its line size is reported regardless). */
 #ifndef EMU_CPUID_SSE
-#define EMU_CPUID_SSE 0
+#define EMU_CPUID_SSE 1
 #endif
 #ifndef EMU_CPUID_CLFLUSH
-#define EMU_CPUID_CLFLUSH 0
+#define EMU_CPUID_CLFLUSH 1
 #endif
 
 /* Leaf 1 EAX (and the EDX value after reset): family 17h, model 1,

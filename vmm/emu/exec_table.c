@@ -3,22 +3,6 @@
 
 #include "exec.h"
 
-/* Until sse.c and x87.c exist, these empty registrations let the core
- * link; each family's own file overrides its function with a strong
- * definition. In a static library an object is only pulled in for a
- * symbol nothing has defined yet, so when sse.c or x87.c lands, its stub
- * here has to go (otherwise the stub wins and the family is silently
- * absent). */
-__attribute__((weak)) void exec_register_sse(struct exec_table *t)
-{
-	(void)t;
-}
-
-__attribute__((weak)) void exec_register_x87(struct exec_table *t)
-{
-	(void)t;
-}
-
 void exec_table_init(struct exec_table *t)
 {
 	memset(t, 0, sizeof(*t));
