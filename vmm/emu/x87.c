@@ -348,6 +348,26 @@ static void op_fwait(struct emu_cpu *cpu, const struct insn *insn)
 	exec_advance(cpu, insn);
 }
 
+/* 0F 77 EMMS: the one MMX instruction the core runs (the rest of MMX is
+ * not implemented and CPUID does not advertise it). Linux executes it on
+ * AMD CPUs when it restores FPU state, to clear the x87 pointers the AMD
+ * FXSAVE leaks. It empties every x87 register's tag and, as AMD CPUs do
+ * (the host measured by the differential tests), sets TOP to 0. */
+static void op_emms(struct emu_cpu *cpu, const struct insn *insn)
+{
+	exec_no_lock(cpu, insn);
+	if (insn->sse_prefix != SSE_NONE)
+		emu_raise_ud(cpu);
+	if (cpu->cr0 & EMU_CR0_EM)
+		emu_raise_ud(cpu);
+	if (cpu->cr0 & EMU_CR0_TS)
+		emu_raise(cpu, EMU_VEC_NM, false, 0);
+	x87_check_pending(cpu);
+	cpu->fpu.ftw = 0;
+	cpu->fpu.fsw &= (uint16_t)~(7u << 11);
+	exec_advance(cpu, insn);
+}
+
 void exec_register_x87(struct exec_table *t)
 {
 	exec_fn *p = t->fn[MAP_PRIMARY];
@@ -355,4 +375,5 @@ void exec_register_x87(struct exec_table *t)
 	for (unsigned op = 0xd8; op <= 0xdf; op++)
 		p[op] = x87_dispatch;
 	p[0x9b] = op_fwait;
+	t->fn[MAP_0F][0x77] = op_emms;
 }
