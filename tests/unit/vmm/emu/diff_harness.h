@@ -201,4 +201,27 @@ extern uint64_t diff_pio_value;
 extern unsigned diff_pio_writes;
 extern uint64_t diff_pio_last_write;
 
+
+/* The native stubs' register moves, between the GPRs and a struct
+ * diff_regs at %rdi (RDI itself last when loading; when storing, the
+ * caller stores RDI, which holds the pointer). */
+#define DIFF_ASM_LOAD_GPRS \
+	"	mov 0(%rdi), %rax\n"    "	mov 8(%rdi), %rcx\n" \
+	"	mov 16(%rdi), %rdx\n"   "	mov 24(%rdi), %rbx\n" \
+	"	mov 32(%rdi), %rsp\n"   "	mov 40(%rdi), %rbp\n" \
+	"	mov 48(%rdi), %rsi\n"   "	mov 64(%rdi), %r8\n" \
+	"	mov 72(%rdi), %r9\n"    "	mov 80(%rdi), %r10\n" \
+	"	mov 88(%rdi), %r11\n"   "	mov 96(%rdi), %r12\n" \
+	"	mov 104(%rdi), %r13\n"  "	mov 112(%rdi), %r14\n" \
+	"	mov 120(%rdi), %r15\n"  "	mov 56(%rdi), %rdi\n"
+#define DIFF_ASM_STORE_GPRS_BUT_RDI \
+	"	mov %rax, 0(%rdi)\n"    "	mov %rcx, 8(%rdi)\n" \
+	"	mov %rdx, 16(%rdi)\n"   "	mov %rbx, 24(%rdi)\n" \
+	"	mov %rsp, 32(%rdi)\n"   "	mov %rbp, 40(%rdi)\n" \
+	"	mov %rsi, 48(%rdi)\n"   "	mov %r8, 64(%rdi)\n" \
+	"	mov %r9, 72(%rdi)\n"    "	mov %r10, 80(%rdi)\n" \
+	"	mov %r11, 88(%rdi)\n"   "	mov %r12, 96(%rdi)\n" \
+	"	mov %r13, 104(%rdi)\n"  "	mov %r14, 112(%rdi)\n" \
+	"	mov %r15, 120(%rdi)\n"
+
 #endif
