@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "loader/acpi.h"
 #include "loader/bytes.h"
 #include "loader/e820.h"
 #include "loader/loader.h"
@@ -13,6 +14,9 @@
 
 /* startup_64 sits 0x200 bytes into the protected-mode payload. */
 #define STARTUP_64_OFFSET 0x200
+/* boot_params.acpi_rsdp_addr, honoured from boot protocol 2.14 on. */
+#define BP_ACPI_RSDP_ADDR    0x070
+#define BZ_ACPI_RSDP_VERSION 0x020E
 /* No real-mode code runs, but the kernel reads heap_end_ptr when
  * CAN_USE_HEAP is set; this is the customary value for a setup area at
  * 0x90000 with the stack above it. */
@@ -157,6 +161,8 @@ int bzimage_load(struct guest_mem *mem, const struct loader_input *in,
 	bp[BZ_TYPE_OF_LOADER] = 0xFF;  /* undefined boot loader */
 	bp[BZ_LOADFLAGS] |= BZ_LOADED_HIGH | BZ_CAN_USE_HEAP;
 	put_le16(bp + BZ_HEAP_END_PTR, HEAP_END);
+	if (version >= BZ_ACPI_RSDP_VERSION)
+		put_le64(bp + BP_ACPI_RSDP_ADDR, ACPI_RSDP_ADDR);
 
 	if (place_cmdline(mem, in, NULL, get_le32(img + BZ_CMDLINE_SIZE)) != 0)
 		return -1;

@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "loader/acpi.h"
 #include "loader/bzimage.h"
 #include "loader/elf.h"
 #include "loader/mptable.h"
@@ -36,6 +37,7 @@ int loader_load(struct guest_mem *mem, const struct loader_input *in,
 {
 	const char *name = loader_kernel_name(in);
 	size_t mb_offset = 0;
+	uint64_t rsdp = 0;
 	int mb;
 
 	memset(out, 0, sizeof(*out));
@@ -45,6 +47,14 @@ int loader_load(struct guest_mem *mem, const struct loader_input *in,
 	}
 	if (mptable_write(mem, in->ncpus) != 0)
 		return -1;
+	/* Always at ACPI_RSDP_ADDR, which the bzImage and PVH paths hand on. */
+	if (acpi_write_tables(mem, in->ncpus, &rsdp) != 0)
+		return -1;
+	if (rsdp != ACPI_RSDP_ADDR) {
+		log_error("internal error: RSDP at 0x%llx, expected 0x%llx",
+			  (unsigned long long)rsdp, (unsigned long long)ACPI_RSDP_ADDR);
+		return -1;
+	}
 
 	if (bzimage_detect(in->kernel, in->kernel_size))
 		return bzimage_load(mem, in, out);

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "loader/acpi.h"
 #include "loader/bytes.h"
 #include "loader/e820.h"
 #include "loader/loader.h"
@@ -46,6 +47,7 @@ int pvh_write_start_info(struct guest_mem *mem, const struct loader_input *in,
 	put_le32(si + HVM_SI_MAGIC, HVM_START_MAGIC);
 	put_le32(si + HVM_SI_VERSION, 1);  /* 1: the memmap fields are valid */
 	put_le64(si + HVM_SI_CMDLINE_PADDR, BOOT_CMDLINE_ADDR);
+	put_le64(si + HVM_SI_RSDP_PADDR, ACPI_RSDP_ADDR);
 	put_le64(si + HVM_SI_MEMMAP_PADDR, MEMMAP_ADDR);
 	put_le32(si + HVM_SI_MEMMAP_ENTRIES, (uint32_t)n);
 	if (loader_has_initrd(in)) {

@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 
+#include "devices/acpi_pm.h"
 #include "devices/cmos_rtc.h"
 #include "devices/debug_exit.h"
 #include "devices/fw_cfg.h"
@@ -26,6 +27,7 @@ struct machine {
 	struct fw_cfg *fw_cfg;
 	struct pci_host *pci_host;
 	struct testdev *testdev;
+	struct acpi_pm *acpi_pm;
 };
 
 struct machine *machine_create(struct vm *vm, int console_fd)
@@ -42,10 +44,11 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 	m->post_code = post_code_create(p);
 	m->fw_cfg = fw_cfg_create(p, vm->nvcpus, vm->mem.ram_size);
 	m->pci_host = pci_host_create(p);
+	m->acpi_pm = acpi_pm_create(p);
 	if (vm->cfg->testdev)
 		m->testdev = testdev_create(p);
 	if (!m->com1 || !m->i8042 || !m->rtc || !m->debug_exit || !m->post_code ||
-	    !m->fw_cfg || !m->pci_host || (vm->cfg->testdev && !m->testdev)) {
+	    !m->fw_cfg || !m->pci_host || !m->acpi_pm || (vm->cfg->testdev && !m->testdev)) {
 		machine_destroy(m);
 		return NULL;
 	}
@@ -59,6 +62,7 @@ void machine_destroy(struct machine *m)
 		return;
 	if (m->testdev)
 		testdev_destroy(m->testdev);
+	acpi_pm_destroy(m->acpi_pm);
 	if (m->pci_host)
 		pci_host_destroy(m->pci_host);
 	if (m->fw_cfg)

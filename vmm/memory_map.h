@@ -46,6 +46,8 @@
 #define EBDA_START            0x0009FC00ull  /* MP floating pointer */
 #define BIOS_BDA_EBDA_SEG     0x0000040Eull  /* BDA word: EBDA segment */
 #define VGA_RAM_START         0x000A0000ull
+#define ACPI_TABLES_ADDR      0x000E0000ull  /* RSDP and ACPI tables (BIOS area) */
+#define ACPI_TABLES_SIZE      0x00010000ull  /* up to MPTABLE_CONFIG_ADDR */
 #define MPTABLE_CONFIG_ADDR   0x000F0000ull  /* MP configuration table (BIOS area) */
 #define HIGH_MEMORY_START     0x00100000ull  /* 1 MiB */
 

@@ -1,5 +1,6 @@
 #include "fixtures.h"
 
+#include "loader/acpi.h"
 #include "loader/e820.h"
 #include "loader/elf.h"
 #include "loader/pvh.h"
@@ -234,7 +235,7 @@ static void check_pvh(const struct guest_mem *mem, const struct loader_result *r
 	assert_int_equal(r32(si + HVM_SI_MAGIC), 0x336ec578);
 	assert_int_equal(r32(si + HVM_SI_VERSION), 1);
 	assert_int_equal(r32(si + HVM_SI_FLAGS), 0);
-	assert_int_equal(r64(si + HVM_SI_RSDP_PADDR), 0);
+	assert_int_equal(r64(si + HVM_SI_RSDP_PADDR), ACPI_RSDP_ADDR);
 	assert_string_equal((const char *)gp(mem, r64(si + HVM_SI_CMDLINE_PADDR),
 					     strlen(cmdline) + 1), cmdline);
 	assert_int_equal(r32(si + HVM_SI_MEMMAP_ENTRIES), n);

@@ -1,0 +1,317 @@
+/* ACPI tables written from the ACPI 6.x specification: every table is
+ * built byte by byte at explicit offsets into a buffer holding the whole
+ * window, then copied to guest RAM in one piece. */
+#include "loader/acpi.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "loader/bytes.h"
+#include "vmm/guest_mem.h"
+#include "vmm/log.h"
+#include "vmm/memory_map.h"
+
+_Static_assert(ACPI_TABLES_ADDR >= VGA_RAM_START && (ACPI_TABLES_ADDR & 0xF) == 0,
+	       "RSDP at a paragraph of the BIOS area");
+_Static_assert(ACPI_TABLES_ADDR >= 0xE0000 && ACPI_TABLES_ADDR + 36 <= 0x100000,
+	       "RSDP where Linux scans for it");
+_Static_assert(ACPI_TABLES_ADDR + ACPI_TABLES_SIZE <= MPTABLE_CONFIG_ADDR,
+	       "ACPI tables stay clear of the MP configuration table");
+
+#define OEM_ID        "WISP  "     /* 6 bytes */
+#define OEM_TABLE_ID  "WISPVM  "   /* 8 bytes */
+#define OEM_REVISION  1
+#define CREATOR_ID    "WISP"
+#define CREATOR_REV   1
+
+#define HDR_SIZE      36           /* System Description Table Header */
+#define RSDP_SIZE     36
+#define FACS_SIZE     64
+#define FADT_SIZE     276          /* revision 6 */
+#define GAS_SIZE      12
+
+/* Header offsets. */
+#define HDR_LENGTH    4
+#define HDR_REVISION  8
+#define HDR_CHECKSUM  9
+
+/* FADT offsets (ACPI 6.x table 5-34). */
+#define FADT_FIRMWARE_CTRL   36
+#define FADT_DSDT            40
+#define FADT_PM_PROFILE      45
+#define FADT_SCI_INT         46
+#define FADT_SMI_CMD         48
+#define FADT_PM1A_EVT_BLK    56
+#define FADT_PM1A_CNT_BLK    64
+#define FADT_PM_TMR_BLK      76
+#define FADT_PM1_EVT_LEN     88
+#define FADT_PM1_CNT_LEN     89
+#define FADT_PM_TMR_LEN      91
+#define FADT_P_LVL2_LAT      96
+#define FADT_P_LVL3_LAT      98
+#define FADT_IAPC_BOOT_ARCH  109
+#define FADT_FLAGS           112
+#define FADT_MINOR_VERSION   131
+#define FADT_X_FIRMWARE_CTRL 132
+#define FADT_X_DSDT          140
+#define FADT_X_PM1A_EVT_BLK  148
+#define FADT_X_PM1A_CNT_BLK  172
+
+#define FADT_WBINVD          (1u << 0)
+#define FADT_PROC_C1         (1u << 2)
+#define FADT_PWR_BUTTON      (1u << 4)  /* power button: no fixed hardware */
+#define FADT_SLP_BUTTON      (1u << 5)  /* sleep button: likewise */
+#define FADT_FIX_RTC         (1u << 6)  /* no RTC wake status in PM1 */
+#define BOOT_ARCH_LEGACY     (1u << 0)
+#define BOOT_ARCH_8042       (1u << 1)
+
+#define GAS_SYSTEM_IO        1
+#define GAS_ACCESS_WORD      2
+
+/* MADT (ACPI 6.x 5.2.12). */
+#define MADT_REVISION        5
+#define MADT_PCAT_COMPAT     1u
+#define MADT_LAPIC           0
+#define MADT_IOAPIC          1
+#define MADT_ISO             2
+#define MADT_LAPIC_NMI       4
+#define MADT_LAPIC_SIZE      8
+#define MADT_IOAPIC_SIZE     12
+#define MADT_ISO_SIZE        10
+#define MADT_LAPIC_NMI_SIZE  6
+#define MPS_HIGH             0x1u   /* MPS INTI flags: polarity active high */
+#define MPS_EDGE             (0x1u << 2)
+#define MPS_LEVEL            (0x3u << 2)
+
+/* The DSDT's AML:
+ *   Name (_S5, Package () { 5, 5, 0, 0 })
+ *   Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId ("PNP0A03"))
+ *                                  Name (_UID, 0) } }
+ * The root bridge is there because Linux, once ACPI is on, enumerates PCI
+ * only below the host bridges the namespace declares. */
+static const uint8_t dsdt_aml[] = {
+	0x08,                    /* NameOp */
+	'_', 'S', '5', '_',      /* NameSeg "_S5_" */
+	0x12,                    /* PackageOp */
+	0x08,                    /* PkgLength: 8 bytes, this one included */
+	0x04,                    /* NumElements */
+	0x0A, ACPI_S5_SLP_TYP,   /* BytePrefix: SLP_TYP for PM1a_CNT */
+	0x0A, ACPI_S5_SLP_TYP,   /* BytePrefix: SLP_TYP for PM1b_CNT */
+	0x00,                    /* ZeroOp: reserved */
+	0x00,                    /* ZeroOp: reserved */
+
+	0x10,                    /* ScopeOp */
+	0x1D,                    /* PkgLength: 29 bytes, this one included */
+	'\\', '_', 'S', 'B', '_', /* NameString "\_SB_" (RootChar, NameSeg) */
+	0x5B, 0x82,              /* DeviceOp (ExtOpPrefix, 0x82) */
+	0x15,                    /* PkgLength: 21 bytes, this one included */
+	'P', 'C', 'I', '0',      /* NameSeg "PCI0" */
+	0x08,                    /* NameOp */
+	'_', 'H', 'I', 'D',      /* NameSeg "_HID" */
+	0x0C,                    /* DWordPrefix */
+	0x41, 0xD0, 0x0A, 0x03,  /* EisaId ("PNP0A03"): compressed "PNP", 0x0A03 */
+	0x08,                    /* NameOp */
+	'_', 'U', 'I', 'D',      /* NameSeg "_UID" */
+	0x00,                    /* ZeroOp */
+};
+
+struct window {
+	uint8_t *buf;
+	uint64_t used;
+	bool full;
+};
+
+/* Offset into the window of a fresh, zeroed, aligned block of len bytes;
+ * sets full (and returns 0) when it does not fit. */
+static uint64_t take(struct window *w, uint64_t len, uint64_t align)
+{
+	uint64_t off = (w->used + align - 1) & ~(align - 1);
+
+	if (w->full || off > ACPI_TABLES_SIZE || len > ACPI_TABLES_SIZE - off) {
+		w->full = true;
+		return 0;
+	}
+	w->used = off + len;
+	return off;
+}
+
+static void put_header(uint8_t *t, const char sig[4], uint32_t len, uint8_t rev)
+{
+	memcpy(t, sig, 4);
+	put_le32(t + HDR_LENGTH, len);
+	t[HDR_REVISION] = rev;
+	memcpy(t + 10, OEM_ID, 6);
+	memcpy(t + 16, OEM_TABLE_ID, 8);
+	put_le32(t + 24, OEM_REVISION);
+	memcpy(t + 28, CREATOR_ID, 4);
+	put_le32(t + 32, CREATOR_REV);
+}
+
+static void finish(uint8_t *t, uint32_t len)
+{
+	t[HDR_CHECKSUM] = 0;
+	t[HDR_CHECKSUM] = (uint8_t)-byte_sum(t, len);
+}
+
+static void put_gas_io(uint8_t *g, uint8_t bits, uint16_t port)
+{
+	g[0] = GAS_SYSTEM_IO;
+	g[1] = bits;
+	g[2] = 0;                /* bit offset */
+	g[3] = GAS_ACCESS_WORD;
+	put_le64(g + 4, port);
+}
+
+static void build_fadt(uint8_t *t, uint64_t facs, uint64_t dsdt)
+{
+	put_header(t, "FACP", FADT_SIZE, 6);
+	/* FACS through X_FIRMWARE_CTRL only: with both set, OSPM ignores
+	 * FIRMWARE_CTRL anyway, and ACPICA would list the FACS twice. */
+	put_le32(t + FADT_FIRMWARE_CTRL, 0);
+	put_le32(t + FADT_DSDT, (uint32_t)dsdt);
+	t[FADT_PM_PROFILE] = 0;  /* unspecified */
+	put_le16(t + FADT_SCI_INT, ACPI_SCI_IRQ);
+	put_le32(t + FADT_SMI_CMD, 0);  /* no SMI: ACPI mode is always on */
+	put_le32(t + FADT_PM1A_EVT_BLK, ACPI_PM1A_EVT_PORT);
+	put_le32(t + FADT_PM1A_CNT_BLK, ACPI_PM1A_CNT_PORT);
+	put_le32(t + FADT_PM_TMR_BLK, 0);
+	t[FADT_PM1_EVT_LEN] = ACPI_PM1_EVT_LEN;
+	t[FADT_PM1_CNT_LEN] = ACPI_PM1_CNT_LEN;
+	t[FADT_PM_TMR_LEN] = 0;
+	put_le16(t + FADT_P_LVL2_LAT, 101);   /* > 100: no C2 */
+	put_le16(t + FADT_P_LVL3_LAT, 1001);  /* > 1000: no C3 */
+	put_le16(t + FADT_IAPC_BOOT_ARCH, BOOT_ARCH_LEGACY | BOOT_ARCH_8042);
+	put_le32(t + FADT_FLAGS, FADT_WBINVD | FADT_PROC_C1 | FADT_PWR_BUTTON |
+				 FADT_SLP_BUTTON | FADT_FIX_RTC);
+	t[FADT_MINOR_VERSION] = 0;
+	put_le64(t + FADT_X_FIRMWARE_CTRL, facs);
+	put_le64(t + FADT_X_DSDT, dsdt);
+	put_gas_io(t + FADT_X_PM1A_EVT_BLK, 8 * ACPI_PM1_EVT_LEN, ACPI_PM1A_EVT_PORT);
+	put_gas_io(t + FADT_X_PM1A_CNT_BLK, 8 * ACPI_PM1_CNT_LEN, ACPI_PM1A_CNT_PORT);
+	finish(t, FADT_SIZE);
+}
+
+static uint32_t madt_size(unsigned ncpus)
+{
+	return HDR_SIZE + 8 + ncpus * MADT_LAPIC_SIZE + MADT_IOAPIC_SIZE + 2 * MADT_ISO_SIZE +
+	       MADT_LAPIC_NMI_SIZE;
+}
+
+static uint8_t *put_iso(uint8_t *e, uint8_t irq, uint32_t gsi, uint16_t flags)
+{
+	e[0] = MADT_ISO;
+	e[1] = MADT_ISO_SIZE;
+	e[2] = 0;  /* bus: ISA */
+	e[3] = irq;
+	put_le32(e + 4, gsi);
+	put_le16(e + 8, flags);
+	return e + MADT_ISO_SIZE;
+}
+
+static void build_madt(uint8_t *t, unsigned ncpus)
+{
+	uint32_t len = madt_size(ncpus);
+	uint8_t *e = t + HDR_SIZE + 8;
+
+	put_header(t, "APIC", len, MADT_REVISION);
+	put_le32(t + HDR_SIZE, (uint32_t)LAPIC_BASE);
+	put_le32(t + HDR_SIZE + 4, MADT_PCAT_COMPAT);
+	for (unsigned i = 0; i < ncpus; i++) {
+		e[0] = MADT_LAPIC;
+		e[1] = MADT_LAPIC_SIZE;
+		e[2] = (uint8_t)i;        /* ACPI processor UID */
+		e[3] = (uint8_t)i;        /* APIC ID */
+		put_le32(e + 4, 1);       /* enabled */
+		e += MADT_LAPIC_SIZE;
+	}
+	e[0] = MADT_IOAPIC;
+	e[1] = MADT_IOAPIC_SIZE;
+	e[2] = (uint8_t)ncpus;            /* IOAPIC ID */
+	e[3] = 0;
+	put_le32(e + 4, (uint32_t)IOAPIC_BASE);
+	put_le32(e + 8, 0);               /* GSI base */
+	e += MADT_IOAPIC_SIZE;
+	/* The PIT on pin 2, as the MP table has it; the SCI level-triggered,
+	 * active high, the PC convention. */
+	e = put_iso(e, 0, 2, MPS_EDGE | MPS_HIGH);
+	e = put_iso(e, ACPI_SCI_IRQ, ACPI_SCI_IRQ, MPS_LEVEL | MPS_HIGH);
+	e[0] = MADT_LAPIC_NMI;
+	e[1] = MADT_LAPIC_NMI_SIZE;
+	e[2] = 0xFF;                      /* all processors */
+	put_le16(e + 3, 0);               /* flags: conform to the bus */
+	e[5] = 1;                         /* LINT1 */
+	finish(t, len);
+}
+
+int acpi_write_tables(struct guest_mem *mem, unsigned ncpus, uint64_t *rsdp_addr)
+{
+	struct window w = { 0 };
+	uint64_t rsdp, facs, xsdt, fadt, dsdt, madt;
+	uint32_t xsdt_len = HDR_SIZE + 2 * 8, dsdt_len = HDR_SIZE + sizeof(dsdt_aml);
+	uint8_t *t;
+	int rc = -1;
+
+	if (ncpus == 0 || ncpus > ACPI_MAX_CPUS) {
+		log_error("%u vCPUs cannot be described in the ACPI tables (1 to %u)", ncpus,
+			  ACPI_MAX_CPUS);
+		return -1;
+	}
+	w.buf = calloc(1, ACPI_TABLES_SIZE);
+	if (!w.buf) {
+		log_error("out of memory building the ACPI tables");
+		return -1;
+	}
+	rsdp = take(&w, RSDP_SIZE, 16);
+	facs = take(&w, FACS_SIZE, 64);
+	xsdt = take(&w, xsdt_len, 16);
+	fadt = take(&w, FADT_SIZE, 16);
+	dsdt = take(&w, dsdt_len, 16);
+	madt = take(&w, madt_size(ncpus), 16);
+	if (w.full) {
+		log_error("the ACPI tables for %u vCPUs do not fit their 0x%llx-byte window",
+			  ncpus, (unsigned long long)ACPI_TABLES_SIZE);
+		goto out;
+	}
+
+	/* FACS: no checksum; version 2, no global lock owner, no waking. */
+	t = w.buf + facs;
+	memcpy(t, "FACS", 4);
+	put_le32(t + 4, FACS_SIZE);
+	t[32] = 2;
+
+	t = w.buf + dsdt;
+	put_header(t, "DSDT", dsdt_len, 2);  /* 2: 64-bit integers */
+	memcpy(t + HDR_SIZE, dsdt_aml, sizeof(dsdt_aml));
+	finish(t, dsdt_len);
+
+	build_fadt(w.buf + fadt, ACPI_TABLES_ADDR + facs, ACPI_TABLES_ADDR + dsdt);
+	build_madt(w.buf + madt, ncpus);
+
+	t = w.buf + xsdt;
+	put_header(t, "XSDT", xsdt_len, 1);
+	put_le64(t + HDR_SIZE, ACPI_TABLES_ADDR + fadt);
+	put_le64(t + HDR_SIZE + 8, ACPI_TABLES_ADDR + madt);
+	finish(t, xsdt_len);
+
+	/* RSDP: checksum over the first 20 bytes, extended over all 36. */
+	t = w.buf + rsdp;
+	memcpy(t, "RSD PTR ", 8);
+	memcpy(t + 9, OEM_ID, 6);
+	t[15] = 2;                                   /* revision: ACPI 2.0+ */
+	put_le32(t + 16, 0);                         /* no RSDT */
+	put_le32(t + 20, RSDP_SIZE);
+	put_le64(t + 24, ACPI_TABLES_ADDR + xsdt);
+	t[8] = (uint8_t)-byte_sum(t, 20);
+	t[32] = (uint8_t)-byte_sum(t, RSDP_SIZE);
+
+	if (guest_mem_write(mem, ACPI_TABLES_ADDR, w.buf, w.used) != 0) {
+		log_error("guest RAM cannot hold the ACPI tables");
+		goto out;
+	}
+	if (rsdp_addr)
+		*rsdp_addr = ACPI_TABLES_ADDR + rsdp;
+	rc = 0;
+out:
+	free(w.buf);
+	return rc;
+}

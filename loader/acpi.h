@@ -1,0 +1,51 @@
+/* The ACPI tables that tell a guest with ACPI about its CPUs, interrupt
+ * routing and how to power off: an RSDP (revision 2), an XSDT listing an
+ * FADT and a MADT, the FACS and the DSDT the FADT points to.
+ *
+ * Placement: everything in the ACPI_TABLES_ADDR window of the BIOS area
+ * (reserved in e820), the RSDP first at its 16-byte aligned start, where
+ * Linux scans 0xE0000-0xFFFFF for it; the address is also handed on in
+ * boot_params.acpi_rsdp_addr and hvm_start_info.rsdp_paddr.
+ *
+ * Contents (FACS through X_FIRMWARE_CTRL only; DSDT through both fields):
+ *   FADT: not hardware-reduced; PM1a event block at ACPI_PM1A_EVT_PORT
+ *         (4 bytes: status, enable), PM1a control at ACPI_PM1A_CNT_PORT
+ *         (2 bytes), SCI on IRQ 9, no SMI command port (ACPI is always
+ *         enabled), no PM timer, no GPE blocks, no reset register;
+ *         IAPC_BOOT_ARCH says legacy devices and an 8042 are present.
+ *   DSDT: Name(_S5, Package(){ ACPI_S5_SLP_TYP, ACPI_S5_SLP_TYP, 0, 0 }) and
+ *         the PCI root bridge \_SB.PCI0 (PNP0A03), so Linux scans bus 0.
+ *   MADT: local APICs at LAPIC_BASE, one enabled Processor Local APIC per
+ *         vCPU (ACPI UID = APIC ID = index), the IOAPIC (id ncpus) at
+ *         IOAPIC_BASE with GSI base 0, IRQ 0 -> GSI 2 (edge, high), IRQ 9
+ *         level/high, LINT1 NMI on every processor. */
+#ifndef WISP_LOADER_ACPI_H
+#define WISP_LOADER_ACPI_H
+
+#include <stdint.h>
+
+#include "vmm/memory_map.h"
+
+struct guest_mem;
+
+/* The PM1a register blocks devices/acpi_pm.c implements. */
+#define ACPI_PM1A_EVT_PORT  0x600  /* PM1_STS (2 bytes), PM1_EN (2 bytes) */
+#define ACPI_PM1_EVT_LEN    4
+#define ACPI_PM1A_CNT_PORT  0x604  /* PM1_CNT (2 bytes) */
+#define ACPI_PM1_CNT_LEN    2
+#define ACPI_SCI_IRQ        9
+/* SLP_TYP of \_S5 in the DSDT: PM1_CNT.SLP_TYP value that powers off. */
+#define ACPI_S5_SLP_TYP     5
+
+/* APIC IDs 0..n-1 and the IOAPIC's id n stay below the broadcast id. */
+#define ACPI_MAX_CPUS       254
+
+/* Where acpi_write_tables puts the RSDP. */
+#define ACPI_RSDP_ADDR      ACPI_TABLES_ADDR
+
+/* Writes all tables; *rsdp_addr (may be NULL) gets the RSDP's address.
+ * Returns 0, or -1 after one message when ncpus is 0 or above
+ * ACPI_MAX_CPUS, or the tables do not fit guest RAM or their window. */
+int acpi_write_tables(struct guest_mem *mem, unsigned ncpus, uint64_t *rsdp_addr);
+
+#endif
