@@ -17,7 +17,7 @@
 
 #define BLOCK_MAX_INSNS 32
 #define BLOCK_MAX_BYTES 160
-#define BLOCK_CACHE_SIZE 1024   /* blocks per vCPU, a power of two */
+#define BLOCK_CACHE_SIZE 4096   /* blocks per vCPU, a power of two */
 
 struct block_insn {
 	exec_fn fn;
