@@ -1,6 +1,9 @@
 /* The vCPU of the software core as a whole: raising exceptions, the
  * derived mode, reset/INIT/SIPI, and conversion from and to the loaders'
  * backend-neutral boot state. */
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,6 +11,7 @@
 #include "flags.h"
 #include "mem.h"
 #include "vmm/cpu_state.h"
+#include "vmm/log.h"
 #include "vmm/memory_map.h"
 
 #include "cpu_init.h"
@@ -25,6 +29,22 @@ _Noreturn void emu_raise(struct emu_cpu *cpu, unsigned vector, bool has_error, u
 	if (!cpu->fault_jmp)
 		abort();
 	longjmp(*cpu->fault_jmp, 1);
+}
+
+void emu_report_unimplemented(const struct emu_cpu *cpu, unsigned key, const char *fmt, ...)
+{
+	static atomic_uchar reported[EMU_UNIMPL_COUNT];
+	char what[128];
+	va_list ap;
+
+	if (key >= EMU_UNIMPL_COUNT || atomic_exchange(&reported[key], 1))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	log_warn("vCPU %u at rip 0x%llx: %s is not implemented by the software core; "
+		 "the guest gets the fault a CPU without it raises", cpu->index,
+		 (unsigned long long)cpu->rip, what);
 }
 
 /* The mode follows CR0.PE, EFER.LMA and the cached CS.L/CS.D. CPL is

@@ -211,6 +211,21 @@ static inline void emu_note_write(struct emu_cpu *cpu, const void *host, unsigne
 		cpu->smc_hit = true;
 }
 
+/* Keys of emu_report_unimplemented: opcodes by map and byte, then named
+ * features. */
+#define EMU_UNIMPL_OPCODE(map, op) ((unsigned)(map) * 256u + (op))
+enum {
+	EMU_UNIMPL_XSAVE = 4 * 256,
+	EMU_UNIMPL_CR4,
+	EMU_UNIMPL_COUNT
+};
+
+/* The first time (per key) a guest runs into something the software core
+ * does not implement, say so on stderr. The guest gets the fault a CPU
+ * without the feature raises, which on its own looks like a guest bug. */
+__attribute__((format(printf, 3, 4)))
+void emu_report_unimplemented(const struct emu_cpu *cpu, unsigned key, const char *fmt, ...);
+
 /* Record exception vector (with error code when has_error) and abandon the
  * current instruction. */
 _Noreturn void emu_raise(struct emu_cpu *cpu, unsigned vector, bool has_error, uint32_t error);

@@ -57,8 +57,11 @@ void emu_write_cr4(struct emu_cpu *cpu, uint64_t value)
 {
 	uint64_t old = cpu->cr4;
 
-	if (value & ~EMU_CR4_SUPPORTED)
+	if (value & ~EMU_CR4_SUPPORTED) {
+		emu_report_unimplemented(cpu, EMU_UNIMPL_CR4, "CR4 bits %#llx",
+					 (unsigned long long)(value & ~EMU_CR4_SUPPORTED));
 		emu_raise_gp(cpu, 0);
+	}
 	if ((cpu->efer & EMU_EFER_LMA) && !(value & EMU_CR4_PAE))
 		emu_raise_gp(cpu, 0);
 	cpu->cr4 = value;

@@ -51,8 +51,13 @@ static void execute_one(struct emu_cpu *cpu, const struct exec_table *table)
 
 	fetch_decode(cpu, &insn);
 	fn = table->fn[insn.map][insn.op];
-	if (!fn)
+	if (!fn) {
+		emu_report_unimplemented(cpu, EMU_UNIMPL_OPCODE(insn.map, insn.op),
+					 "opcode %s%02x (or it is undefined)",
+					 insn.map == MAP_PRIMARY ? "" : insn.map == MAP_0F ? "0f " :
+					 insn.map == MAP_0F38 ? "0f 38 " : "0f 3a ", insn.op);
 		emu_raise_ud(cpu);
+	}
 	/* STI, MOV SS and POP SS set the shadow again for the instruction
 	 * after them; any other instruction ends it. */
 	cpu->interrupt_shadow = false;

@@ -306,9 +306,14 @@ static const exec_fn sse_ops[256][4] = {
 static void sse_dispatch(struct emu_cpu *cpu, const struct insn *insn)
 {
 	exec_fn fn = sse_ops[insn->op][insn->sse_prefix];
+	static const char *const prefix[] = { "", "66 ", "f3 ", "f2 " };
 
-	if (!fn)
+	if (!fn) {
+		emu_report_unimplemented(cpu, EMU_UNIMPL_OPCODE(insn->map, insn->op),
+					 "%s0f %02x (MMX, or SSE3 and later)",
+					 prefix[insn->sse_prefix], insn->op);
 		emu_raise_ud(cpu);
+	}
 	exec_no_lock(cpu, insn);
 	sse_available(cpu);
 	fn(cpu, insn);
@@ -481,8 +486,11 @@ static void op_grp15(struct emu_cpu *cpu, const struct insn *insn)
 	unsigned digit = insn->reg & 7;
 
 	exec_no_lock(cpu, insn);
-	if (insn->sse_prefix != SSE_NONE)
+	if (insn->sse_prefix != SSE_NONE) {
+		emu_report_unimplemented(cpu, EMU_UNIMPL_OPCODE(MAP_0F, 0xae),
+					 "a prefixed 0f ae form (RDFSBASE, CLWB, CLFLUSHOPT, ...)");
 		emu_raise_ud(cpu);
+	}
 	if (insn->mod == 3) {
 		if (digit < 5)
 			emu_raise_ud(cpu);
@@ -515,6 +523,8 @@ static void op_grp15(struct emu_cpu *cpu, const struct insn *insn)
 		op_clflush(cpu, insn);
 		break;
 	default:
+		emu_report_unimplemented(cpu, EMU_UNIMPL_XSAVE, "XSAVE/XRSTOR/XSAVEOPT (0f ae /%u)",
+					 digit);
 		emu_raise_ud(cpu);
 	}
 }
