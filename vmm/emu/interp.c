@@ -6,7 +6,6 @@
 #include "decode.h"
 #include "interrupt.h"
 #include "mem.h"
-#include "tlb.h"
 
 /* Mask rip to the code size outside 64-bit mode. */
 static uint64_t code_rip(const struct emu_cpu *cpu, uint64_t rip)
@@ -112,7 +111,6 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 {
 	uint64_t la = code_linear(cpu);
 	uint64_t pa;
-	uint8_t *page;
 	const uint8_t *code;
 	struct emu_block *b;
 
@@ -123,11 +121,9 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 	} else if (cpu->rip > cpu->seg[SEG_CS].limit) {
 		return NULL;
 	}
-	pa = emu_translate(cpu, la, EMU_FETCH, false);
-	page = emu_phys_host_page(cpu, pa);
-	if (!page)
+	code = emu_code_ptr(cpu, la, &pa);
+	if (!code)
 		return NULL;
-	code = page + (pa & 0xfff);
 	b = &cpu->blocks->slot[(la ^ (la >> 12) ^ (la >> 22)) & (BLOCK_CACHE_SIZE - 1)];
 	if (b->ninsns && b->la == la && b->pa == pa && b->rip == cpu->rip && b->mode == cpu->mode &&
 	    memcmp(b->bytes, code, b->nbytes) == 0) {

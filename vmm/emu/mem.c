@@ -209,6 +209,14 @@ uint64_t emu_translate(struct emu_cpu *cpu, uint64_t la, enum emu_access kind, b
 	return lookup(cpu, la, kind, user_access(cpu, supervisor))->pa | (la & 0xfff);
 }
 
+const uint8_t *emu_code_ptr(struct emu_cpu *cpu, uint64_t la, uint64_t *pa)
+{
+	const struct emu_tlb_entry *e = lookup(cpu, la, EMU_FETCH, cpu->cpl == 3);
+
+	*pa = e->pa | (la & 0xfff);
+	return e->host ? e->host + (la & 0xfff) : NULL;
+}
+
 /* One access that stays within a page (size <= 8). */
 static uint64_t read_in_page(struct emu_cpu *cpu, uint64_t la, unsigned size, bool user)
 {

@@ -58,6 +58,11 @@ void *emu_rmw_ptr(struct emu_cpu *cpu, unsigned seg, uint64_t offset, unsigned s
  * raises). */
 unsigned emu_fetch(struct emu_cpu *cpu, uint64_t rip, uint8_t *buf, unsigned len);
 
+/* The code at linear address la for an instruction fetch at the CPU's
+ * privilege (raising #PF like a fetch): its physical address in *pa, and
+ * the host pointer to it when it is RAM, else NULL. One TLB lookup. */
+const uint8_t *emu_code_ptr(struct emu_cpu *cpu, uint64_t la, uint64_t *pa);
+
 /* Physical accesses: RAM, or MMIO through cpu->env. */
 uint64_t emu_phys_read(struct emu_cpu *cpu, uint64_t pa, unsigned size);
 void emu_phys_write(struct emu_cpu *cpu, uint64_t pa, unsigned size, uint64_t value);

@@ -42,31 +42,12 @@ void sse_op_mov_10_11(struct emu_cpu *cpu, const struct insn *insn)
 	exec_advance(cpu, insn);
 }
 
-/* 0F 28 / 0F 29: MOVAPS, 66 MOVAPD. */
-void sse_op_movap(struct emu_cpu *cpu, const struct insn *insn)
+/* A whole-register move: load is xmm <- xmm/m128, else xmm/m128 <- xmm. */
+static void move_full(struct emu_cpu *cpu, const struct insn *insn, bool load, enum sse_align a)
 {
 	union sse_vec v;
 
-	if (insn->op == 0x28) {
-		sse_load_rm(cpu, insn, 16, SSE_ALIGNED, &v);
-		sse_set(cpu, insn->reg, &v);
-	} else {
-		sse_get(cpu, insn->reg, &v);
-		if (insn->mod == 3)
-			sse_set(cpu, insn->rm, &v);
-		else
-			sse_store_mem(cpu, insn, 16, SSE_ALIGNED, &v);
-	}
-	exec_advance(cpu, insn);
-}
-
-/* 66 0F 6F / 7F MOVDQA, F3 0F 6F / 7F MOVDQU. */
-void sse_op_movdq(struct emu_cpu *cpu, const struct insn *insn)
-{
-	enum sse_align a = insn->sse_prefix == SSE_66 ? SSE_ALIGNED : SSE_UNALIGNED;
-	union sse_vec v;
-
-	if (insn->op == 0x6f) {
+	if (load) {
 		sse_load_rm(cpu, insn, 16, a, &v);
 		sse_set(cpu, insn->reg, &v);
 	} else {
@@ -77,6 +58,19 @@ void sse_op_movdq(struct emu_cpu *cpu, const struct insn *insn)
 			sse_store_mem(cpu, insn, 16, a, &v);
 	}
 	exec_advance(cpu, insn);
+}
+
+/* 0F 28 / 0F 29: MOVAPS, 66 MOVAPD. */
+void sse_op_movap(struct emu_cpu *cpu, const struct insn *insn)
+{
+	move_full(cpu, insn, insn->op == 0x28, SSE_ALIGNED);
+}
+
+/* 66 0F 6F / 7F MOVDQA, F3 0F 6F / 7F MOVDQU. */
+void sse_op_movdq(struct emu_cpu *cpu, const struct insn *insn)
+{
+	move_full(cpu, insn, insn->op == 0x6f,
+		  insn->sse_prefix == SSE_66 ? SSE_ALIGNED : SSE_UNALIGNED);
 }
 
 /* 0F 12: MOVLPS xmm, m64 / MOVHLPS xmm, xmm (register form), 66: MOVLPD
