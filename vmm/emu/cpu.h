@@ -211,6 +211,13 @@ static inline void emu_note_write(struct emu_cpu *cpu, const void *host, unsigne
 		cpu->smc_hit = true;
 }
 
+/* A 48-bit canonical linear address: bits 63..47 all equal. (The shift is
+ * done unsigned: a signed left shift that overflows is undefined.) */
+static inline bool emu_canonical(uint64_t la)
+{
+	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
+}
+
 /* Keys of emu_report_unimplemented: opcodes by map and byte, then named
  * features. */
 #define EMU_UNIMPL_OPCODE(map, op) ((unsigned)(map) * 256u + (op))

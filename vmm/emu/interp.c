@@ -116,7 +116,7 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 
 	if (cpu->mode == EMU_MODE_LONG64) {
 		/* Non-canonical rips fault in emu_fetch, on the slow path. */
-		if ((uint64_t)(((int64_t)la << 16) >> 16) != la)
+		if (!emu_canonical(la))
 			return NULL;
 	} else if (cpu->rip > cpu->seg[SEG_CS].limit) {
 		return NULL;

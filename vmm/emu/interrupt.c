@@ -31,11 +31,6 @@ static enum fault_class classify(const struct emu_event *e)
 	}
 }
 
-static inline bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 /* ---- stack frames ------------------------------------------------------ */
 
 /* Push n values of size bytes (vals[0] first, at the highest address) on
@@ -51,7 +46,7 @@ static uint64_t push_frame(struct emu_cpu *cpu, const struct emu_segment *ss, ui
 	bool lm = cpu->efer & EMU_EFER_LMA;
 	uint64_t mask = lm ? ~0ull : (ss->db ? 0xffffffffull : 0xffffull);
 
-	if (lm && (!canonical(sp - 1) || !canonical(sp - (uint64_t)n * size)))
+	if (lm && (!emu_canonical(sp - 1) || !emu_canonical(sp - (uint64_t)n * size)))
 		emu_raise(cpu, EMU_VEC_SS, true, ext);
 	for (unsigned i = 0; i < n; i++) {
 		uint64_t off = (sp - (uint64_t)(i + 1) * size) & mask;
@@ -279,7 +274,7 @@ static void deliver_long(struct emu_cpu *cpu, const struct emu_event *ev)
 	handler_cs(cpu, sel, ext, true, &cs);
 	inner = !(cs.type & DESC_CONFORMING) && cs.dpl < cpu->cpl;
 	new_cpl = inner ? cs.dpl : cpu->cpl;
-	if (!canonical(off))
+	if (!emu_canonical(off))
 		emu_raise_gp(cpu, ext);
 
 	/* The stack: an IST entry when the gate names one, else RSP0..2
@@ -290,7 +285,7 @@ static void deliver_long(struct emu_cpu *cpu, const struct emu_event *ev)
 		sp = tss_read(cpu, 4 + new_cpl * 8, 8, ext);
 	else
 		sp = cpu->gpr[4];
-	if (!canonical(sp))
+	if (!emu_canonical(sp))
 		emu_raise(cpu, EMU_VEC_SS, true, ext);
 	sp &= ~0xfull;
 
@@ -441,7 +436,7 @@ void emu_iret(struct emu_cpu *cpu, unsigned opsize)
 		emu_check_return_ss(cpu, ss_sel, rpl, &cs, &ss);
 	}
 	if ((cpu->efer & EMU_EFER_LMA) && cs.l) {
-		if (!canonical(ip))
+		if (!emu_canonical(ip))
 			emu_raise_gp(cpu, 0);
 	} else if (ip > cs.limit) {
 		emu_raise_gp(cpu, 0);

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <string.h>
 
+#include "exec.h"
 #include "tlb.h"
 #include "vmm/guest_mem.h"
 #include "lapic.h"
@@ -14,11 +15,6 @@
 
 #define PHYS_MASK ((1ull << EMU_PHYS_ADDR_BITS) - 1)
 #define APIC_BASE_EN (1ull << 11)
-
-static inline uint64_t size_mask(unsigned size)
-{
-	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
-}
 
 /* ---- physical ---------------------------------------------------------- */
 
@@ -112,11 +108,6 @@ void emu_phys_write(struct emu_cpu *cpu, uint64_t pa, unsigned size, uint64_t va
 
 /* ---- segmentation ------------------------------------------------------ */
 
-static inline bool canonical(uint64_t la)
-{
-	return (uint64_t)((int64_t)(la << 16) >> 16) == la;
-}
-
 static _Noreturn void seg_fault(struct emu_cpu *cpu, unsigned seg)
 {
 	emu_raise(cpu, seg == SEG_SS ? EMU_VEC_SS : EMU_VEC_GP, true, 0);
@@ -136,7 +127,7 @@ uint64_t emu_linear(struct emu_cpu *cpu, unsigned seg, uint64_t offset, unsigned
 
 		if (seg == SEG_FS || seg == SEG_GS)
 			la += s->base;
-		if (!canonical(la) || !canonical(la + size - 1))
+		if (!emu_canonical(la) || !emu_canonical(la + size - 1))
 			seg_fault(cpu, seg);
 		return la;
 	}
@@ -278,7 +269,7 @@ static uint64_t check_la(struct emu_cpu *cpu, uint64_t la, unsigned size)
 {
 	if (!(cpu->efer & EMU_EFER_LMA))
 		return la & 0xffffffffull;
-	if (!canonical(la) || !canonical(la + size - 1))
+	if (!emu_canonical(la) || !emu_canonical(la + size - 1))
 		emu_raise_gp(cpu, 0);
 	return la;
 }
@@ -405,11 +396,11 @@ unsigned emu_fetch(struct emu_cpu *cpu, uint64_t rip, uint8_t *buf, unsigned len
 	if (len == 0)
 		return 0;
 	if (cpu->mode == EMU_MODE_LONG64) {
-		if (!canonical(rip))
+		if (!emu_canonical(rip))
 			emu_raise_gp(cpu, 0);
 		la = rip;
 		/* Stop before the first non-canonical byte. */
-		while (n > 1 && !canonical(rip + n - 1))
+		while (n > 1 && !emu_canonical(rip + n - 1))
 			n--;
 	} else {
 		if (rip > cs->limit)

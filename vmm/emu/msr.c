@@ -15,11 +15,6 @@
 #define APIC_BASE_EN  (1ull << 11)
 #define EFER_WRITABLE (EMU_EFER_SCE | EMU_EFER_LME | EMU_EFER_NXE)
 
-static inline bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 static bool is_mtrr(uint32_t index)
 {
 	return index == MSR_MTRRCAP || index == MSR_MTRR_DEF_TYPE ||
@@ -156,7 +151,7 @@ bool emu_wrmsr(struct emu_cpu *cpu, uint32_t index, uint64_t v)
 		return true;
 	case MSR_SYSENTER_ESP:
 	case MSR_SYSENTER_EIP:
-		if (!canonical(v))
+		if (!emu_canonical(v))
 			return false;
 		if (index == MSR_SYSENTER_ESP)
 			cpu->msr.sysenter_esp = v;
@@ -195,7 +190,7 @@ bool emu_wrmsr(struct emu_cpu *cpu, uint32_t index, uint64_t v)
 		return true;
 	case MSR_LSTAR:
 	case MSR_CSTAR:
-		if (!canonical(v))
+		if (!emu_canonical(v))
 			return false;
 		if (index == MSR_LSTAR)
 			cpu->msr.lstar = v;
@@ -210,7 +205,7 @@ bool emu_wrmsr(struct emu_cpu *cpu, uint32_t index, uint64_t v)
 	case MSR_FS_BASE:
 	case MSR_GS_BASE:
 	case MSR_KERNEL_GS_BASE:
-		if (!canonical(v))
+		if (!emu_canonical(v))
 			return false;
 		if (index == MSR_FS_BASE)
 			cpu->seg[SEG_FS].base = v;

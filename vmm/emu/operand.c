@@ -304,7 +304,7 @@ uint64_t exec_branch_target(struct emu_cpu *cpu, uint64_t target, unsigned opsiz
 	target &= size_mask(opsize);
 	if (cpu->mode == EMU_MODE_LONG64) {
 		/* Canonical: bits 63..47 all equal. */
-		if ((uint64_t)((int64_t)(target << 16) >> 16) != target)
+		if (!emu_canonical(target))
 			emu_raise_gp(cpu, 0);
 	} else if (target > cpu->seg[SEG_CS].limit) {
 		emu_raise_gp(cpu, 0);

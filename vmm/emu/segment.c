@@ -74,11 +74,6 @@ void emu_desc_set_accessed(struct emu_cpu *cpu, uint16_t sel, uint64_t desc)
 	desc_or_byte5(cpu, sel, desc, DESC_ACCESSED);
 }
 
-static inline bool canonical(uint64_t a)
-{
-	return (uint64_t)((int64_t)(a << 16) >> 16) == a;
-}
-
 static inline bool long_mode(const struct emu_cpu *cpu)
 {
 	return cpu->efer & EMU_EFER_LMA;
@@ -167,7 +162,7 @@ void emu_load_ldtr(struct emu_cpu *cpu, uint16_t sel)
 		emu_raise_gp(cpu, sel_error(sel));
 	if (!seg.present)
 		emu_raise(cpu, EMU_VEC_NP, true, sel_error(sel));
-	if (wide && !canonical(seg.base))
+	if (wide && !emu_canonical(seg.base))
 		emu_raise_gp(cpu, sel_error(sel));
 	cpu->ldtr = seg;
 }
@@ -189,7 +184,7 @@ void emu_load_tr(struct emu_cpu *cpu, uint16_t sel)
 		emu_raise_gp(cpu, sel_error(sel));
 	if (!seg.present)
 		emu_raise(cpu, EMU_VEC_NP, true, sel_error(sel));
-	if (wide && !canonical(seg.base))
+	if (wide && !emu_canonical(seg.base))
 		emu_raise_gp(cpu, sel_error(sel));
 	desc_or_byte5(cpu, sel, d[0], 0x2);  /* mark busy */
 	seg.type |= 0x2;
@@ -250,7 +245,7 @@ static void check_jmp_target(struct emu_cpu *cpu, uint16_t sel, struct emu_segme
 static void check_offset(struct emu_cpu *cpu, const struct emu_segment *cs, uint64_t offset)
 {
 	if (long_mode(cpu) && cs->l) {
-		if (!canonical(offset))
+		if (!emu_canonical(offset))
 			emu_raise_gp(cpu, 0);
 	} else if (offset > cs->limit) {
 		emu_raise_gp(cpu, 0);
