@@ -1,5 +1,6 @@
 /* Shared fixture of the system-level unit tests of the software core
- * (test_paging.c, test_segments.c, test_interrupt.c): a vCPU over 16 MiB
+ * (test_paging.c, test_segments.c, test_interrupt.c, test_system.c,
+ * test_fp_modes.c): a vCPU over 16 MiB
  * of guest RAM, helpers to build descriptors, gates and page tables in
  * it, and TRY() to run something that may raise. Header-only: every test
  * is its own executable. */
@@ -15,6 +16,8 @@
 
 #include "vmm/emu/cpu.h"
 #include "vmm/emu/cpu_init.h"
+#include "vmm/emu/decode.h"
+#include "vmm/emu/exec.h"
 #include "vmm/emu/flags.h"
 #include "vmm/emu/mem.h"
 #include "vmm/guest_mem.h"
@@ -257,6 +260,24 @@ static __attribute__((noinline, unused)) uint64_t fix_map4k(struct fixture *f, u
 
 	fix_wr64(f, epa, (pa & PTE_ADDR) | flags);
 	return epa;
+}
+
+/* Decode and execute one instruction given as bytes through table (at
+ * cpu->rip, which the bytes do not need to be stored at). true when it
+ * completed. */
+static inline bool fix_exec_bytes(const struct exec_table *table, struct emu_cpu *c,
+				  const uint8_t *bytes, size_t n)
+{
+	struct insn insn;
+	exec_fn fn;
+
+	assert_int_equal(emu_decode(&insn, bytes, n, c->mode), DECODE_OK);
+	insn.next_rip = c->rip + insn.len;
+	if (c->mode != EMU_MODE_LONG64)
+		insn.next_rip &= c->mode == EMU_MODE_PROT32 ? 0xffffffffull : 0xffffull;
+	fn = table->fn[insn.map][insn.op];
+	assert_non_null(fn);
+	return TRY(c, fn(c, &insn));
 }
 
 #endif

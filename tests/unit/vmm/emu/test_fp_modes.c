@@ -20,24 +20,8 @@ static int setup(void **state)
 	return fix_setup(state);
 }
 
-/* Decode and execute one instruction given as bytes, at cpu->rip (the
- * bytes are not stored there). true when it completed. */
-static bool exec_bytes(struct emu_cpu *c, const uint8_t *bytes, size_t n)
-{
-	struct insn insn;
-	exec_fn fn;
-
-	assert_int_equal(emu_decode(&insn, bytes, n, c->mode), DECODE_OK);
-	insn.next_rip = c->rip + insn.len;
-	if (c->mode != EMU_MODE_LONG64)
-		insn.next_rip &= c->mode == EMU_MODE_PROT32 ? 0xffffffffull : 0xffffull;
-	fn = table.fn[insn.map][insn.op];
-	assert_non_null(fn);
-	return TRY(c, fn(c, &insn));
-}
-
-#define RUN(c, ...) exec_bytes((c), (const uint8_t[]){ __VA_ARGS__ }, \
-			       sizeof((const uint8_t[]){ __VA_ARGS__ }))
+#define RUN(c, ...) fix_exec_bytes(&table, (c), (const uint8_t[]){ __VA_ARGS__ }, \
+				   sizeof((const uint8_t[]){ __VA_ARGS__ }))
 
 static uint16_t rd16(struct fixture *f, uint64_t pa)
 {
