@@ -89,6 +89,7 @@ enum emu_mode {
 #define EMU_EFER_LME (1ull << 8)
 #define EMU_EFER_LMA (1ull << 10)
 #define EMU_EFER_NXE (1ull << 11)
+#define EMU_EFER_AUTOIBRS (1ull << 21)
 
 /* Exception vectors. */
 enum emu_vector {

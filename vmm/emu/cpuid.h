@@ -20,7 +20,7 @@
 #define EMU_CPUID_CLFLUSH 1
 #endif
 
-/* Leaf 1 EAX (and the EDX value after reset): family 17h, model 1,
+/* Leaf 1 EAX (and the EDX value after reset): family 19h, model 1,
  * stepping 1. */
 uint32_t emu_cpuid_signature(void);
 

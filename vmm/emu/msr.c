@@ -1,6 +1,6 @@
 /* Model-specific registers of the software core. What is implemented
  * follows the CPUID model (cpuid.c): the MSRs of the features it
- * advertises, a few AMD ones that 64-bit kernels read on any family 17h
+ * advertises, a few AMD ones that 64-bit kernels read on any family 17h+
  * part without checking (patch level, HWCR, DE_CFG...), and MTRRs and
  * machine-check globals that read as "none" and ignore writes (MTRR and
  * MCE/MCA are not advertised: there is nothing to store). Every other
@@ -13,7 +13,7 @@
 #define PHYS_MASK ((1ull << EMU_PHYS_ADDR_BITS) - 1)
 #define APIC_BASE_BSP (1ull << 8)
 #define APIC_BASE_EN  (1ull << 11)
-#define EFER_WRITABLE (EMU_EFER_SCE | EMU_EFER_LME | EMU_EFER_NXE)
+#define EFER_WRITABLE (EMU_EFER_SCE | EMU_EFER_LME | EMU_EFER_NXE | EMU_EFER_AUTOIBRS)
 
 static bool is_mtrr(uint32_t index)
 {
