@@ -14,6 +14,7 @@
 #include "cpu.h"
 #include "decode.h"
 #include "exec.h"
+#include "jit.h"
 
 #define BLOCK_MAX_INSNS 32
 #define BLOCK_MAX_BYTES 160
@@ -29,8 +30,14 @@ struct emu_block {
 	uint64_t pa;          /* physical address of the first byte */
 	uint64_t rip;
 	uint8_t mode;         /* enum emu_mode it was decoded for */
+	uint8_t cpl;          /* the privilege it was found runnable at */
 	uint8_t ninsns;       /* 0: empty slot */
 	uint8_t nbytes;
+	/* Translation (jit.h): how often it ran interpreted, and its code,
+	 * valid while code_epoch is the translator's epoch. */
+	uint16_t heat;
+	uint32_t code_epoch;
+	emu_jit_code code;
 	uint8_t bytes[BLOCK_MAX_BYTES];
 	struct block_insn insns[BLOCK_MAX_INSNS];
 };

@@ -85,6 +85,7 @@ void emu_cpu_reset(struct emu_cpu *cpu)
 	uint64_t apic_base = cpu->msr.apic_base;
 	struct emu_tlb *tlb = cpu->tlb;
 	struct emu_block_cache *blocks = cpu->blocks;
+	struct emu_jit *jit = cpu->jit;
 	struct guest_mem *mem = cpu->mem;
 	struct emu_lapic *lapic = cpu->lapic;
 	struct emu_env *env = cpu->env;
@@ -95,6 +96,7 @@ void emu_cpu_reset(struct emu_cpu *cpu)
 	memset(cpu, 0, sizeof(*cpu));
 	cpu->tlb = tlb;
 	cpu->blocks = blocks;
+	cpu->jit = jit;
 	cpu->mem = mem;
 	cpu->lapic = lapic;
 	cpu->env = env;

@@ -182,6 +182,7 @@ struct emu_cpu {
 	/* Execution. */
 	jmp_buf *fault_jmp;        /* where emu_raise() longjmps */
 	struct emu_block_cache *blocks;  /* decoded blocks; NULL: decode each time */
+	struct emu_jit *jit;       /* translates hot blocks; NULL: interpret */
 	/* The host bytes of the block being executed: a write into them
 	 * (self-modifying code) sets smc_hit, and the block stops after the
 	 * writing instruction and is decoded afresh. */

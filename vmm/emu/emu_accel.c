@@ -25,12 +25,17 @@
 #include "exec.h"
 #include "interp.h"
 #include "interrupt.h"
+#include "jit.h"
 #include "lapic.h"
 #include "mem.h"
 
 /* Instructions between looks at timers and requests: small enough that a
  * timer is late by well under a millisecond, large enough to be noise. */
 #define RUN_BUDGET 20000
+
+/* Runs of a block before it is translated: code that runs once or twice
+ * (most of a boot's initialisation) is cheaper to interpret. */
+#define JIT_THRESHOLD 4
 
 struct emu_vm {
 	struct exec_table table;
@@ -211,6 +216,8 @@ static int emu_vcpu_create(struct vcpu *vcpu)
 	ev->cpu.env = &ev->env;
 	ev->cpu.tlb = emu_tlb_new();
 	ev->cpu.blocks = emu_block_cache_new();
+	/* Without executable memory the blocks are interpreted. */
+	ev->cpu.jit = emu_jit_new(JIT_THRESHOLD);
 	ev->cpu.lapic = emu_lapic_create(vcpu->index, apic_router_bus(e->router), now_ns, wake, ev);
 	if (!ev->cpu.tlb || !ev->cpu.lapic || !ev->cpu.blocks)
 		return -ENOMEM;
@@ -234,6 +241,7 @@ static void emu_vcpu_destroy(struct vcpu *vcpu)
 	if (ev->cpu.tlb)
 		emu_tlb_free(ev->cpu.tlb);
 	emu_block_cache_free(ev->cpu.blocks);
+	emu_jit_free(ev->cpu.jit);
 	pthread_cond_destroy(&ev->sleep_cond);
 	pthread_mutex_destroy(&ev->sleep_lock);
 	free(ev);

@@ -90,6 +90,8 @@ static bool lazy_cf(const struct emu_lazy_flags *lf)
 	}
 	case CC_OP_MUL:
 		return b != 0;
+	case CC_OP_HOST:
+		return d & EMU_CF;
 	}
 	return false;
 }
@@ -153,6 +155,8 @@ uint64_t emu_get_arith_flags(struct emu_cpu *cpu)
 
 	if (cc_kind(lf->op) == CC_OP_EFLAGS)
 		return cpu->rflags & EMU_ARITH_FLAGS;
+	if (cc_kind(lf->op) == CC_OP_HOST)
+		return lf->dst & EMU_ARITH_FLAGS;
 	f = emu_szp_flags(lf->dst, cc_size(lf->op)) | lazy_af(lf);
 	if (lazy_cf(lf))
 		f |= EMU_CF;

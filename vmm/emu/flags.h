@@ -37,6 +37,9 @@ enum emu_cc_op {
 	CC_OP_SAR,
 	CC_OP_MUL,       /* CF = OF = (src2 != 0): src2 is "upper half
 	                  * significant"; dst = the low half of the product */
+	CC_OP_HOST,      /* dst is an RFLAGS image holding the six flags, as
+	                  * the host computed them running the instruction
+	                  * itself (translated code, jit.h); size unused */
 	CC_OP_COUNT
 };
 

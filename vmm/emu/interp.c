@@ -5,6 +5,7 @@
 #include "block.h"
 #include "decode.h"
 #include "interrupt.h"
+#include "jit.h"
 #include "mem.h"
 
 /* Mask rip to the code size outside 64-bit mode. */
@@ -126,14 +127,16 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 		return NULL;
 	b = &cpu->blocks->slot[(la ^ (la >> 12) ^ (la >> 22)) & (BLOCK_CACHE_SIZE - 1)];
 	if (b->ninsns && b->la == la && b->pa == pa && b->rip == cpu->rip && b->mode == cpu->mode &&
-	    memcmp(b->bytes, code, b->nbytes) == 0) {
+	    b->cpl == cpu->cpl && memcmp(b->bytes, code, b->nbytes) == 0) {
 		*code_out = code;
 		return b;
 	}
+	emu_jit_forget(b);
 	b->la = la;
 	b->pa = pa;
 	b->rip = cpu->rip;
 	b->mode = (uint8_t)cpu->mode;
+	b->cpl = (uint8_t)cpu->cpl;
 	/* Outside 64-bit mode the segment limit may end the code early. */
 	{
 		unsigned avail = 4096 - (unsigned)(pa & 0xfff);
@@ -163,6 +166,14 @@ static void run_block(struct emu_cpu *cpu, const struct exec_table *table,
 	cpu->code_watch_lo = code;
 	cpu->code_watch_hi = code + b->nbytes;
 	cpu->smc_hit = false;
+	if (cpu->jit) {
+		emu_jit_code jitted = emu_jit_code_of(cpu->jit, cpu, b);
+
+		if (jitted) {
+			*done += jitted(cpu);
+			goto out;
+		}
+	}
 	for (unsigned i = 0; i < b->ninsns; i++) {
 		const struct block_insn *bi = &b->insns[i];
 
@@ -175,8 +186,11 @@ static void run_block(struct emu_cpu *cpu, const struct exec_table *table,
 		if (cpu->rip != bi->insn.next_rip || cpu->mode != b->mode || cpu->smc_hit)
 			break;
 	}
-	if (cpu->smc_hit)
+out:
+	if (cpu->smc_hit) {
 		b->ninsns = 0;
+		emu_jit_forget(b);
+	}
 	cpu->code_watch_lo = cpu->code_watch_hi = NULL;
 }
 
