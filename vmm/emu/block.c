@@ -1,15 +1,46 @@
 #include "block.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 struct emu_block_cache *emu_block_cache_new(void)
 {
-	return calloc(1, sizeof(struct emu_block_cache));
+	struct emu_block_cache *cache = calloc(1, sizeof(*cache));
+
+	if (!cache)
+		return NULL;
+	cache->arena = malloc(BLOCK_ARENA_SIZE);
+	if (!cache->arena) {
+		free(cache);
+		return NULL;
+	}
+	return cache;
 }
 
 void emu_block_cache_free(struct emu_block_cache *cache)
 {
+	if (!cache)
+		return;
+	free(cache->arena);
 	free(cache);
+}
+
+struct emu_block *emu_block_cache_store(struct emu_block_cache *cache, const struct emu_block *b)
+{
+	size_t size = sizeof(*b) + b->ninsns * sizeof(b->insns[0]);
+	struct emu_block *copy;
+
+	size = (size + 15) & ~(size_t)15;
+	if (BLOCK_ARENA_SIZE - cache->used < size) {
+		/* Every block goes, and with them the translations that
+		 * point into them (they hang off the blocks). */
+		memset(cache->slot, 0, sizeof(cache->slot));
+		cache->used = 0;
+	}
+	copy = (struct emu_block *)(cache->arena + cache->used);
+	cache->used += size;
+	memcpy(copy, b, size);
+	return copy;
 }
 
 bool emu_block_ends_after(const struct insn *insn)
@@ -24,6 +55,17 @@ bool emu_block_ends_after(const struct insn *insn)
 		case 0xfa:              /* CLI */
 		case 0xfb:              /* STI: interrupt shadow */
 			return true;
+		/* Unconditional transfers: what follows them in memory is not
+		 * what runs next (decoding it would be wasted, or fail). */
+		case 0xc2: case 0xc3:   /* RET */
+		case 0xca: case 0xcb:   /* RETF */
+		case 0xcc: case 0xcd:   /* INT3, INT n */
+		case 0xe8: case 0xe9:   /* CALL, JMP rel */
+		case 0xea: case 0x9a:   /* JMP, CALL far */
+		case 0xeb:              /* JMP rel8 */
+			return true;
+		case 0xff:              /* CALL, JMP r/m (near and far) */
+			return (insn->reg & 7) >= 2 && (insn->reg & 7) <= 5;
 		default:
 			return false;
 		}

@@ -86,6 +86,7 @@ void emu_cpu_reset(struct emu_cpu *cpu)
 	struct emu_tlb *tlb = cpu->tlb;
 	struct emu_block_cache *blocks = cpu->blocks;
 	struct emu_jit *jit = cpu->jit;
+	struct emu_code_map *code_map = cpu->code_map;
 	struct guest_mem *mem = cpu->mem;
 	struct emu_lapic *lapic = cpu->lapic;
 	struct emu_env *env = cpu->env;
@@ -97,6 +98,7 @@ void emu_cpu_reset(struct emu_cpu *cpu)
 	cpu->tlb = tlb;
 	cpu->blocks = blocks;
 	cpu->jit = jit;
+	cpu->code_map = code_map;
 	cpu->mem = mem;
 	cpu->lapic = lapic;
 	cpu->env = env;

@@ -15,6 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "code_map.h"
+
 struct guest_mem;
 struct emu_lapic;
 struct emu_cpu;
@@ -183,6 +185,7 @@ struct emu_cpu {
 	jmp_buf *fault_jmp;        /* where emu_raise() longjmps */
 	struct emu_block_cache *blocks;  /* decoded blocks; NULL: decode each time */
 	struct emu_jit *jit;       /* translates hot blocks; NULL: interpret */
+	struct emu_code_map *code_map;  /* the VM's, shared; blocks need it */
 	/* The host bytes of the block being executed: a write into them
 	 * (self-modifying code) sets smc_hit, and the block stops after the
 	 * writing instruction and is decoded afresh. */
@@ -204,13 +207,16 @@ struct emu_env {
 	void (*mmio_write)(struct emu_env *env, uint64_t gpa, unsigned size, uint64_t value);
 };
 
-/* Every write of the core to guest RAM through a host pointer calls this. */
-static inline void emu_note_write(struct emu_cpu *cpu, const void *host, unsigned len)
+/* Every write of the core to guest RAM calls this, with the host and the
+ * physical address of the bytes written. */
+static inline void emu_note_write(struct emu_cpu *cpu, const void *host, uint64_t pa, unsigned len)
 {
 	const uint8_t *p = host;
 
 	if (p < cpu->code_watch_hi && p + len > cpu->code_watch_lo)
 		cpu->smc_hit = true;
+	if (cpu->code_map)
+		emu_code_map_note_write(cpu->code_map, pa, len);
 }
 
 /* A 48-bit canonical linear address: bits 63..47 all equal. (The shift is

@@ -45,6 +45,7 @@ struct emu_vm {
 	struct i8254 *pit;
 	struct emu_vcpu **vcpus;   /* by index, for the PIC's INTR line */
 	unsigned nvcpus;
+	struct emu_code_map *code_map;
 };
 
 struct emu_vcpu {
@@ -162,7 +163,12 @@ static int emu_vm_create(struct vm *vm)
 	e->nvcpus = vm->nvcpus;
 	e->vcpus = calloc(vm->nvcpus, sizeof(*e->vcpus));
 	e->router = apic_router_create();
-	if (!e->vcpus || !e->router)
+	{
+		const struct guest_mem_region *last = &vm->mem.regions[vm->mem.nregions - 1];
+
+		e->code_map = emu_code_map_new(last->gpa + last->size);
+	}
+	if (!e->vcpus || !e->router || !e->code_map)
 		return -ENOMEM;
 	e->ioapic = ioapic_create(&vm->platform, apic_router_bus(e->router));
 	e->pic = i8259_create(&vm->platform, pic_intr_changed, e);
@@ -188,6 +194,7 @@ static void emu_vm_destroy(struct vm *vm)
 		ioapic_destroy(e->ioapic);
 	if (e->router)
 		apic_router_destroy(e->router);
+	emu_code_map_free(e->code_map);
 	free(e->vcpus);
 	free(e);
 	vm->accel_data = NULL;
@@ -216,6 +223,7 @@ static int emu_vcpu_create(struct vcpu *vcpu)
 	ev->cpu.env = &ev->env;
 	ev->cpu.tlb = emu_tlb_new();
 	ev->cpu.blocks = emu_block_cache_new();
+	ev->cpu.code_map = e->code_map;
 	/* Without executable memory the blocks are interpreted. */
 	ev->cpu.jit = emu_jit_new(JIT_THRESHOLD);
 	ev->cpu.lapic = emu_lapic_create(vcpu->index, apic_router_bus(e->router), now_ns, wake, ev);

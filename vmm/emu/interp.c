@@ -102,7 +102,6 @@ static void build_block(struct emu_cpu *cpu, const struct exec_table *table, str
 	}
 	b->ninsns = (uint8_t)n;
 	b->nbytes = (uint8_t)off;
-	memcpy(b->bytes, code, off);
 }
 
 /* Find or build the block at cs:rip. NULL when the code is not in RAM or
@@ -110,10 +109,11 @@ static void build_block(struct emu_cpu *cpu, const struct exec_table *table, str
 static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table *table,
 				   const uint8_t **code_out)
 {
+	struct emu_block_cache *cache = cpu->blocks;
 	uint64_t la = code_linear(cpu);
 	uint64_t pa;
 	const uint8_t *code;
-	struct emu_block *b;
+	struct emu_block *b, **slot;
 
 	if (cpu->mode == EMU_MODE_LONG64) {
 		/* Non-canonical rips fault in emu_fetch, on the slow path. */
@@ -123,20 +123,24 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 		return NULL;
 	}
 	code = emu_code_ptr(cpu, la, &pa);
-	if (!code)
+	if (!code || (pa >> 12) >= cpu->code_map->pages)
 		return NULL;
-	b = &cpu->blocks->slot[(la ^ (la >> 12) ^ (la >> 22)) & (BLOCK_CACHE_SIZE - 1)];
-	if (b->ninsns && b->la == la && b->pa == pa && b->rip == cpu->rip && b->mode == cpu->mode &&
-	    b->cpl == cpu->cpl && memcmp(b->bytes, code, b->nbytes) == 0) {
+	slot = &cache->slot[(la ^ (la >> 12) ^ (la >> 26)) & (BLOCK_HASH_SIZE - 1)];
+	b = *slot;
+	if (b && b->la == la && b->pa == pa && b->rip == cpu->rip && b->mode == cpu->mode &&
+	    b->cpl == cpu->cpl && emu_code_map_current(cpu->code_map, pa >> 12, b->gen)) {
 		*code_out = code;
 		return b;
 	}
-	emu_jit_forget(b);
+	b = &cache->scratch.block;
+	memset(b, 0, sizeof(*b));
 	b->la = la;
 	b->pa = pa;
 	b->rip = cpu->rip;
 	b->mode = (uint8_t)cpu->mode;
 	b->cpl = (uint8_t)cpu->cpl;
+	/* Flag the page before reading its bytes (code_map.h). */
+	b->gen = emu_code_map_mark(cpu->code_map, pa >> 12);
 	/* Outside 64-bit mode the segment limit may end the code early. */
 	{
 		unsigned avail = 4096 - (unsigned)(pa & 0xfff);
@@ -147,6 +151,8 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 	}
 	if (!b->ninsns)
 		return NULL;
+	b = emu_block_cache_store(cache, b);
+	*slot = b;
 	*code_out = code;
 	return b;
 }
@@ -187,10 +193,8 @@ static void run_block(struct emu_cpu *cpu, const struct exec_table *table,
 			break;
 	}
 out:
-	if (cpu->smc_hit) {
-		b->ninsns = 0;
-		emu_jit_forget(b);
-	}
+	/* A write into the block's own bytes bumped its page's generation:
+	 * it is decoded afresh at its next entry. */
 	cpu->code_watch_lo = cpu->code_watch_hi = NULL;
 }
 
@@ -206,8 +210,8 @@ enum emu_stop emu_run(struct emu_cpu *cpu, const struct exec_table *table, uint6
 		/* An instruction raised cpu->event: deliver it from the
 		 * faulting instruction's boundary. */
 		done++;
-		/* A block the fault left may have written its own bytes: the
-		 * comparison at its next entry finds that. */
+		/* A block the fault left may have written its own bytes: its
+		 * page's generation says so at its next entry. */
 		cpu->code_watch_lo = cpu->code_watch_hi = NULL;
 		emu_deliver_event(cpu);
 		cpu->fault_jmp = &fault;
@@ -229,7 +233,7 @@ enum emu_stop emu_run(struct emu_cpu *cpu, const struct exec_table *table, uint6
 			stop = EMU_STOP_IRQ_WINDOW;
 			break;
 		}
-		if (cpu->blocks) {
+		if (cpu->blocks && cpu->code_map) {
 			run_block(cpu, table, &done);
 		} else {
 			execute_one(cpu, table);

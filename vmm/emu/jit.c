@@ -19,7 +19,7 @@
  * Memory. The effective address is formed in rsi; an inline lookup of the
  * software TLB (one compare on the page number, a permission bit, RAM, no
  * page crossing) yields the host address in rdx. A write also checks it
- * against the running block's own bytes. Anything else jumps to an
+ * against the code map (code_map.h). Anything else jumps to an
  * out-of-line stub that stores rip and runs the whole instruction through
  * its interpreter handler, which walks, faults, reaches MMIO or notes the
  * self-modifying write as it always does.
@@ -57,6 +57,7 @@ struct emu_jit {
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 #define CPU RBX               /* struct emu_cpu * */
 #define TLBE R12              /* struct emu_tlb_entry[EMU_TLB_SIZE] */
+#define CODEMAP R13           /* the code map's per-page flags */
 
 #define OFF_GPR(r)    ((int32_t)(offsetof(struct emu_cpu, gpr) + 8 * (r)))
 #define OFF_RIP       ((int32_t)offsetof(struct emu_cpu, rip))
@@ -65,9 +66,9 @@ enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, 
 #define OFF_SHADOW    ((int32_t)offsetof(struct emu_cpu, interrupt_shadow))
 #define OFF_SMC_HIT   ((int32_t)offsetof(struct emu_cpu, smc_hit))
 #define OFF_MODE      ((int32_t)offsetof(struct emu_cpu, mode))
-#define OFF_WATCH_LO  ((int32_t)offsetof(struct emu_cpu, code_watch_lo))
-#define OFF_WATCH_HI  ((int32_t)offsetof(struct emu_cpu, code_watch_hi))
 #define OFF_TLB       ((int32_t)offsetof(struct emu_cpu, tlb))
+#define OFF_CODE_MAP  ((int32_t)offsetof(struct emu_cpu, code_map))
+#define MAP_OFF_CODE  ((int32_t)offsetof(struct emu_code_map, code))
 #define OFF_SEG_BASE(s) ((int32_t)(offsetof(struct emu_cpu, seg) + \
 				   (s) * sizeof(struct emu_segment) + \
 				   offsetof(struct emu_segment, base)))
@@ -76,6 +77,7 @@ _Static_assert(sizeof(struct emu_tlb_entry) == 32, "TLB entry indexing shifts by
 #define TLB_OFF_VPN  ((int32_t)offsetof(struct emu_tlb_entry, vpn))
 #define TLB_OFF_HOST ((int32_t)offsetof(struct emu_tlb_entry, host))
 #define TLB_OFF_PERM ((int32_t)offsetof(struct emu_tlb_entry, perm))
+#define TLB_OFF_PA   ((int32_t)offsetof(struct emu_tlb_entry, pa))
 
 /* ---- the code emitter ---------------------------------------------------- */
 
@@ -433,23 +435,19 @@ static void emit_tlb(struct gen *g, enum emu_access kind, unsigned size, uint16_
 	mov_load(g, 8, RDX, M(RCX, TLB_OFF_HOST));
 	op1(g, 8, 0x85, RDX, R(RDX));                            /* test rdx, rdx */
 	jcc_to(g, CC_E, slow);
+	if (kind == EMU_WRITE) {
+		/* A write to a page blocks were decoded from (this one's own
+		 * bytes included): the handler makes it and notes it. */
+		mov_load(g, 8, RAX, M(RCX, TLB_OFF_PA));
+		op1(g, 8, 0xc1, 5, R(RAX)); b1(g, 12);          /* shr rax, 12 */
+		op1(g, 1, 0x80, 7, MI(CODEMAP, RAX, 1, 0)); b1(g, 0);  /* cmp byte [r13+rax], 0 */
+		jcc_to(g, CC_NE, slow);
+	}
 	op1(g, 4, 0x8b, RAX, R(RSI));                            /* mov eax, esi */
 	op1(g, 4, 0x81, 4, R(RAX)); b4(g, 0xfff);              /* and eax, 0xfff */
 	op1(g, 4, 0x81, 7, R(RAX)); b4(g, 4096 - size);         /* cmp eax, 4096 - size */
 	jcc_to(g, CC_A, slow);
 	op1(g, 8, 0x03, RDX, R(RAX));                            /* add rdx, rax */
-	if (kind == EMU_WRITE) {
-		/* A write into the running block's own bytes: the handler
-		 * makes it and notes it, and the block stops after it. */
-		uint16_t ok = new_label(g);
-
-		op1(g, 8, 0x3b, RDX, M(CPU, OFF_WATCH_HI));      /* cmp rdx, hi */
-		jcc_to(g, CC_AE, ok);
-		op1(g, 8, 0x8d, RAX, M(RDX, (int32_t)size));     /* lea rax, [rdx+size] */
-		op1(g, 8, 0x3b, RAX, M(CPU, OFF_WATCH_LO));      /* cmp rax, lo */
-		jcc_to(g, CC_A, slow);
-		bind(g, ok);
-	}
 	g->host_live = false;
 }
 
@@ -1206,6 +1204,8 @@ static void translate(struct gen *g)
 	b1(g, 0x41); b1(g, 0x55);                     /* push r13 */
 	mov_load(g, 8, CPU, R(RDI));
 	mov_load(g, 8, TLBE, M(CPU, OFF_TLB));
+	mov_load(g, 8, CODEMAP, M(CPU, OFF_CODE_MAP));
+	mov_load(g, 8, CODEMAP, M(CODEMAP, MAP_OFF_CODE));
 	op1(g, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); b1(g, 0);
 	g->epilogue = new_label(g);
 
@@ -1260,12 +1260,6 @@ void emu_jit_free(struct emu_jit *jit)
 		return;
 	munmap(jit->buf, CODE_BUFFER_SIZE);
 	free(jit);
-}
-
-void emu_jit_forget(struct emu_block *b)
-{
-	b->code = NULL;
-	b->heat = 0;
 }
 
 emu_jit_code emu_jit_code_of(struct emu_jit *jit, struct emu_cpu *cpu, struct emu_block *b)

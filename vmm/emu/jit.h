@@ -44,7 +44,4 @@ void emu_jit_free(struct emu_jit *jit);
  * cpu's current state (its bytes, mode and privilege). */
 emu_jit_code emu_jit_code_of(struct emu_jit *jit, struct emu_cpu *cpu, struct emu_block *b);
 
-/* b's code is stale (its bytes were written): forget it. */
-void emu_jit_forget(struct emu_block *b);
-
 #endif

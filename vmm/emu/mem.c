@@ -91,7 +91,7 @@ void emu_phys_write(struct emu_cpu *cpu, uint64_t pa, unsigned size, uint64_t va
 	case PHYS_RAM: {
 		uint8_t *host = guest_mem_ptr(cpu->mem, pa, size);
 
-		emu_note_write(cpu, host, size);
+		emu_note_write(cpu, host, pa, size);
 		memcpy(host, &value, size);
 		return;
 	}
@@ -226,7 +226,7 @@ static void write_in_page(struct emu_cpu *cpu, uint64_t la, unsigned size, uint6
 	const struct emu_tlb_entry *e = lookup(cpu, la, EMU_WRITE, user);
 
 	if (e->host) {
-		emu_note_write(cpu, e->host + (la & 0xfff), size);
+		emu_note_write(cpu, e->host + (la & 0xfff), e->pa | (la & 0xfff), size);
 		memcpy(e->host + (la & 0xfff), &v, size);
 	} else {
 		emu_phys_write(cpu, e->pa | (la & 0xfff), size, v);
@@ -330,7 +330,7 @@ static void bytes_access(struct emu_cpu *cpu, uint64_t la, uint8_t *buf, unsigne
 		if (n > len - done)
 			n = len - done;
 		if (e->host && kind == EMU_WRITE) {
-			emu_note_write(cpu, e->host + (a & 0xfff), n);
+			emu_note_write(cpu, e->host + (a & 0xfff), e->pa | (a & 0xfff), n);
 			memcpy(e->host + (a & 0xfff), buf + done, n);
 		}
 		else if (e->host)
@@ -380,7 +380,7 @@ void *emu_rmw_ptr(struct emu_cpu *cpu, unsigned seg, uint64_t offset, unsigned s
 	if (!e->host)
 		return NULL;
 	/* The caller writes through it (or may: a failed CMPXCHG does not). */
-	emu_note_write(cpu, e->host + (la & 0xfff), size);
+	emu_note_write(cpu, e->host + (la & 0xfff), e->pa | (la & 0xfff), size);
 	return e->host + (la & 0xfff);
 }
 
