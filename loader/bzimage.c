@@ -1,10 +1,14 @@
 #include "loader/bzimage.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "loader/acpi.h"
 #include "loader/bytes.h"
 #include "loader/e820.h"
+#include "loader/elf.h"
+#include "loader/kernel_payload.h"
 #include "loader/loader.h"
 #include "loader/placement.h"
 #include "loader/x86_boot.h"
@@ -68,6 +72,151 @@ static int choose_load_address(const struct guest_mem *mem, const char *name,
 	return 0;
 }
 
+/* The kernel proper, decompressed on the host and checked to land where
+ * the kernel's decompressor would have put it. */
+struct host_kernel {
+	struct kernel_payload payload;
+	struct elf_image elf;
+	uint64_t entry;  /* physical address of vmlinux's startup_64 */
+};
+
+/* What elf_parse would refuse, asked quietly: a payload that is not an
+ * x86-64 executable goes back to the guest's decompressor without an
+ * error message. */
+static const char *vmlinux_problem(const uint8_t *p, size_t n)
+{
+	unsigned phentsize, phnum;
+
+	if (n < 64 || !elf_detect(p, n))
+		return "not an ELF file";
+	/* ELFCLASS64, ELFDATA2LSB, EV_CURRENT */
+	if (p[4] != 2 || p[5] != 1 || p[6] != 1)
+		return "not a little-endian ELF64 file";
+	/* ET_EXEC */
+	if (get_le16(p + 16) != 2 || get_le16(p + 18) != ELF_EM_X86_64)
+		return "not an x86-64 executable";
+	phentsize = get_le16(p + 54);
+	phnum = get_le16(p + 56);
+	if (phnum == 0 || phnum == 0xFFFF || phentsize < 56 ||
+	    !range_in(get_le64(p + 32), (uint64_t)phnum * phentsize, n))
+		return "an ELF file with malformed program headers";
+	return NULL;
+}
+
+/* The decompressor copies each PT_LOAD to output + (p_paddr -
+ * LOAD_PHYSICAL_ADDR), and without KASLR output is pref_address: so each
+ * goes to its p_paddr, inside the init_size bytes the kernel owns from
+ * there. Checks everything elf_load_segments would, so it cannot fail
+ * after this. */
+static bool vmlinux_segments_fit(const struct guest_mem *mem, const struct elf_image *elf,
+				 uint64_t area, uint64_t area_size, char *why, size_t why_size)
+{
+	struct elf_phdr ph;
+	bool any = false;
+
+	for (unsigned i = 0; i < elf->phnum; i++) {
+		elf_get_phdr(elf, i, &ph);
+		if (ph.type != ELF_PT_LOAD || ph.memsz == 0)
+			continue;
+		any = true;
+		if (ph.filesz > ph.memsz || !range_in(ph.offset, ph.filesz, elf->size)) {
+			snprintf(why, why_size, "vmlinux segment %u has bad sizes", i);
+			return false;
+		}
+		if (ph.paddr < area || !range_in(ph.paddr - area, ph.memsz, area_size) ||
+		    ph.paddr < HIGH_MEMORY_START || !range_in(ph.paddr, ph.memsz, PCI_HOLE_END) ||
+		    !guest_mem_is_ram(mem, ph.paddr, ph.memsz)) {
+			snprintf(why, why_size, "vmlinux segment %u at 0x%llx+0x%llx is not RAM "
+				 "inside the kernel's area 0x%llx+0x%llx", i,
+				 (unsigned long long)ph.paddr, (unsigned long long)ph.memsz,
+				 (unsigned long long)area, (unsigned long long)area_size);
+			return false;
+		}
+	}
+	if (!any)
+		snprintf(why, why_size, "vmlinux has no loadable segment");
+	return any;
+}
+
+/* An x86-64 vmlinux's e_entry is phys_startup_64, a physical address; a
+ * build with a virtual one is translated through its segment. Either way
+ * it must lie in the file data of a segment. */
+static bool vmlinux_entry(const struct elf_image *elf, uint64_t *entry)
+{
+	uint64_t e = elf->entry;
+	struct elf_phdr ph;
+	bool phys = false;
+
+	for (unsigned i = 0; i < elf->phnum && !phys; i++) {
+		elf_get_phdr(elf, i, &ph);
+		phys = ph.type == ELF_PT_LOAD && e >= ph.paddr && e - ph.paddr < ph.filesz;
+	}
+	if (!phys && !elf_entry_paddr(elf, &e))
+		return false;
+	for (unsigned i = 0; i < elf->phnum; i++) {
+		elf_get_phdr(elf, i, &ph);
+		if (ph.type == ELF_PT_LOAD && e >= ph.paddr && e - ph.paddr < ph.filesz) {
+			*entry = e;
+			return true;
+		}
+	}
+	return false;
+}
+
+static double ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) * 1e3 + (double)(t.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* Decompressing on the host skips the guest's decompressor, which is
+ * slow on the software core (and not free on KVM). It also skips KASLR:
+ * the decompressor is what picks a random address, so the kernel runs at
+ * its link address, as a vmlinux booted by Firecracker does. True with
+ * *hk ready; false, after one --verbose line, when the guest must
+ * decompress. */
+static bool host_kernel_prepare(const struct guest_mem *mem, const char *name,
+				const uint8_t *img, size_t size, uint64_t area,
+				uint64_t area_size, struct host_kernel *hk)
+{
+	char why[KERNEL_PAYLOAD_WHY_SIZE];
+	struct timespec t0;
+	const char *problem;
+
+	memset(hk, 0, sizeof(*hk));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (kernel_payload_extract(img, size, &hk->payload, why, sizeof(why)) != 0)
+		goto guest;
+	problem = vmlinux_problem(hk->payload.data, hk->payload.size);
+	if (problem) {
+		snprintf(why, sizeof(why), "the %s payload is %s",
+			 kernel_payload_format_name(hk->payload.format), problem);
+		goto guest;
+	}
+	if (elf_parse(name, hk->payload.data, hk->payload.size, &hk->elf) != 0) {
+		snprintf(why, sizeof(why), "the payload's ELF headers are malformed");
+		goto guest;
+	}
+	if (!vmlinux_segments_fit(mem, &hk->elf, area, area_size, why, sizeof(why)))
+		goto guest;
+	if (!vmlinux_entry(&hk->elf, &hk->entry)) {
+		snprintf(why, sizeof(why), "vmlinux entry 0x%llx is not in a loaded segment",
+			 (unsigned long long)hk->elf.entry);
+		goto guest;
+	}
+	log_debug("%s: %s payload decompressed on the host (%zu bytes in %.1f ms); entering "
+		  "vmlinux at 0x%llx without KASLR", name,
+		  kernel_payload_format_name(hk->payload.format), hk->payload.size,
+		  ms_since(&t0), (unsigned long long)hk->entry);
+	return true;
+guest:
+	kernel_payload_free(&hk->payload);
+	log_debug("%s: the guest decompresses the kernel: %s", name, why);
+	return false;
+}
+
 static void write_e820(const struct guest_mem *mem, uint8_t *bp)
 {
 	struct e820_entry map[E820_MAX_ENTRIES];
@@ -96,6 +245,9 @@ int bzimage_load(struct guest_mem *mem, const struct loader_input *in,
 	size_t hdr_end, payload_off;
 	uint64_t payload_size, span, load, initrd_addr = 0;
 	uint32_t init_size;
+	struct host_kernel hk;
+	bool direct;
+	int ret = -1;
 
 	if (size < BZ_VERSION + 2) {
 		log_error("%s: bzImage is truncated (%zu bytes)", name, size);
@@ -153,19 +305,30 @@ int bzimage_load(struct guest_mem *mem, const struct loader_input *in,
 	 * from where it is loaded. */
 	init_size = get_le32(img + BZ_INIT_SIZE);
 	span = init_size > payload_size ? init_size : payload_size;
-	if (choose_load_address(mem, name, img, span, &load) != 0)
+	/* pref_address is LOAD_PHYSICAL_ADDR, where the decompressor puts
+	 * the kernel when it does not randomise. */
+	direct = host_kernel_prepare(mem, name, img, size, get_le64(img + BZ_PREF_ADDRESS),
+				     init_size, &hk);
+	if (direct)
+		load = get_le64(img + BZ_PREF_ADDRESS);
+	else if (choose_load_address(mem, name, img, span, &load) != 0)
 		return -1;
 
 	memset(bp, 0, sizeof(bp));
 	memcpy(bp + BZ_SETUP_SECTS, img + BZ_SETUP_SECTS, hdr_end - BZ_SETUP_SECTS);
 	bp[BZ_TYPE_OF_LOADER] = 0xFF;  /* undefined boot loader */
 	bp[BZ_LOADFLAGS] |= BZ_LOADED_HIGH | BZ_CAN_USE_HEAP;
+	/* What the decompressor would hand on: it clears KASLR_FLAG and sets
+	 * it again only when it randomised, which here nothing did. The
+	 * kernel proper needs nothing else from it but boot_params in RSI. */
+	if (direct)
+		bp[BZ_LOADFLAGS] &= (uint8_t)~BZ_KASLR_FLAG;
 	put_le16(bp + BZ_HEAP_END_PTR, HEAP_END);
 	if (version >= BZ_ACPI_RSDP_VERSION)
 		put_le64(bp + BP_ACPI_RSDP_ADDR, ACPI_RSDP_ADDR);
 
 	if (place_cmdline(mem, in, NULL, get_le32(img + BZ_CMDLINE_SIZE)) != 0)
-		return -1;
+		goto out;
 	put_le32(bp + BZ_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
 
 	if (loader_has_initrd(in)) {
@@ -173,7 +336,7 @@ int bzimage_load(struct guest_mem *mem, const struct loader_input *in,
 		uint64_t limit = (uint64_t)get_le32(img + BZ_INITRD_ADDR_MAX) + 1;
 
 		if (place_initrd_high(mem, in, limit, load, load + span, &initrd_addr) != 0)
-			return -1;
+			goto out;
 		put_le32(bp + BZ_RAMDISK_IMAGE, (uint32_t)initrd_addr);
 		put_le32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(initrd_addr >> 32));
 		put_le32(bp + BZ_RAMDISK_SIZE, (uint32_t)in->initrd_size);
@@ -181,21 +344,33 @@ int bzimage_load(struct guest_mem *mem, const struct loader_input *in,
 	}
 	write_e820(mem, bp);
 
-	if (guest_mem_write(mem, load, img + payload_off, payload_size) != 0 ||
-	    guest_mem_write(mem, BOOT_INFO_ADDR, bp, sizeof(bp)) != 0 ||
+	if (direct) {
+		if (elf_load_segments(mem, &hk.elf, &out->kernel_start, &out->kernel_end) != 0)
+			goto out;
+	} else if (guest_mem_write(mem, load, img + payload_off, payload_size) != 0) {
+		log_error("%s: guest RAM cannot hold the kernel", name);
+		goto out;
+	}
+	if (guest_mem_write(mem, BOOT_INFO_ADDR, bp, sizeof(bp)) != 0 ||
 	    x86_boot_setup(mem, X86_BOOT_LONG_MODE, &out->bsp) != 0) {
 		log_error("%s: guest RAM cannot hold the kernel", name);
-		return -1;
+		goto out;
 	}
 	out->format = BOOT_FORMAT_BZIMAGE;
-	out->bsp.rip = load + STARTUP_64_OFFSET;
+	out->bsp.rip = direct ? hk.entry : load + STARTUP_64_OFFSET;
 	out->bsp.gpr[CPU_RSI] = BOOT_INFO_ADDR;
 	out->bsp.gpr[CPU_RSP] = BOOT_STACK_TOP;
-	out->kernel_start = load;
-	out->kernel_end = load + payload_size;
+	if (!direct) {
+		out->kernel_start = load;
+		out->kernel_end = load + payload_size;
+	}
 	if (loader_has_initrd(in)) {
 		out->initrd_start = initrd_addr;
 		out->initrd_size = in->initrd_size;
 	}
-	return 0;
+	ret = 0;
+out:
+	if (direct)
+		kernel_payload_free(&hk.payload);
+	return ret;
 }

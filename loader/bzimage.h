@@ -2,9 +2,16 @@
  * boot.rst): no real-mode setup code runs; the protected-mode payload is
  * loaded and entered at its startup_64 with a zero page built here.
  *
+ * When the host can decompress the payload (kernel_payload.h) and it is an
+ * x86-64 vmlinux whose segments fit in RAM inside [pref_address,
+ * pref_address + init_size), the kernel's decompressor is skipped: the
+ * vmlinux segments go to their physical addresses and RIP is the kernel
+ * proper's startup_64, with the same zero page. Otherwise the guest
+ * decompresses, as a boot loader would leave it to.
+ *
  * Entry state: long mode, identity map of 0..4 GiB, CS=0x10 DS..SS=0x18,
- * RIP = load address + 0x200, RSI = BOOT_INFO_ADDR (boot_params),
- * RSP = BOOT_STACK_TOP, every other GPR 0, interrupts off. */
+ * RIP = load address + 0x200 (or vmlinux's entry), RSI = BOOT_INFO_ADDR
+ * (boot_params), RSP = BOOT_STACK_TOP, every other GPR 0, interrupts off. */
 #ifndef WISP_LOADER_BZIMAGE_H
 #define WISP_LOADER_BZIMAGE_H
 
@@ -33,6 +40,8 @@ struct loader_result;
 #define BZ_RELOCATABLE      0x234
 #define BZ_XLOADFLAGS       0x236
 #define BZ_CMDLINE_SIZE     0x238
+#define BZ_PAYLOAD_OFFSET   0x248
+#define BZ_PAYLOAD_LENGTH   0x24C
 #define BZ_PREF_ADDRESS     0x258
 #define BZ_INIT_SIZE        0x260
 /* boot_params fields outside the setup header. */
@@ -44,9 +53,11 @@ struct loader_result;
 #define BP_HDR_MAX_END       0x290  /* the setup header may not reach past this */
 
 #define BZ_LOADED_HIGH      0x01
+#define BZ_KASLR_FLAG       0x02  /* kernel-internal: the decompressor randomised */
 #define BZ_CAN_USE_HEAP     0x80
 #define BZ_XLF_KERNEL_64    0x0001
 #define BZ_MIN_VERSION      0x020C  /* 2.12: xloadflags, 64-bit entry */
+#define BZ_PAYLOAD_VERSION  0x0208  /* 2.08: payload_offset, payload_length */
 
 /* "HdrS" at 0x202: the file claims to be a Linux kernel. */
 bool bzimage_detect(const uint8_t *image, size_t size);
