@@ -58,6 +58,13 @@ enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, 
 #define CPU RBX               /* struct emu_cpu * */
 #define TLBE R12              /* struct emu_tlb_entry[EMU_TLB_SIZE] */
 #define CODEMAP R13           /* the code map's per-page flags */
+#define HOPS R14              /* self-loops left before returning */
+#define DONE R15              /* instructions completed by earlier loops */
+
+/* A block that branches to its own start runs again without returning
+ * this many times at most: the caller looks at interrupts and requests
+ * between returns. */
+#define MAX_SELF_LOOPS 256
 
 #define OFF_GPR(r)    ((int32_t)(offsetof(struct emu_cpu, gpr) + 8 * (r)))
 #define OFF_RIP       ((int32_t)offsetof(struct emu_cpu, rip))
@@ -112,6 +119,7 @@ struct gen {
 	struct stub stubs[MAX_LABELS];
 	unsigned nstubs;
 	uint16_t epilogue;
+	uint16_t chain_entry; /* the block's start, after the prologue */
 	/* What the code emitted so far leaves in the flags. */
 	bool host_live;       /* the host RFLAGS hold the guest's six flags */
 	bool known_host;      /* cpu->flags is CC_OP_HOST */
@@ -603,18 +611,40 @@ static struct rm rm_operand(struct gen *g, unsigned i, const struct insn *insn,
 	return M(RDX, 0);
 }
 
+/* eax = the count to return: count more than earlier self-loops did. */
+static void count_to_eax(struct gen *g, uint32_t count)
+{
+	op1(g, 4, 0x8d, RAX, M(DONE, (int32_t)count));          /* lea eax, [r15 + count] */
+}
+
+/* Leave to rip = target after count instructions; a branch back to the
+ * block's own start loops instead, a bounded number of times. */
+static void exit_with(struct gen *g, uint32_t count, uint64_t target)
+{
+	if (target == g->block->rip) {
+		uint16_t leave = new_label(g);
+
+		op1(g, 4, 0xff, 1, R(HOPS));                     /* dec r14d */
+		jcc_to(g, CC_E, leave);
+		op1(g, 4, 0x81, 0, R(DONE)); b4(g, count);       /* add r15d, count */
+		jmp_to(g, g->chain_entry);
+		bind(g, leave);
+	}
+	store_rip(g, target);
+	count_to_eax(g, count);
+	jmp_to(g, g->epilogue);
+}
+
 /* Leave to rip = target after instruction i. */
 static void exit_to(struct gen *g, unsigned i, uint64_t target)
 {
-	store_rip(g, target);
-	mov_imm(g, RAX, i + 1);
-	jmp_to(g, g->epilogue);
+	exit_with(g, i + 1, target);
 }
 
 /* Leave after instruction i with rip already stored. */
 static void exit_stored(struct gen *g, unsigned i)
 {
-	mov_imm(g, RAX, i + 1);
+	count_to_eax(g, i + 1);
 	jmp_to(g, g->epilogue);
 }
 
@@ -1183,10 +1213,10 @@ static void emit_stubs(struct gen *g)
 			break;
 		}
 		case STUB_EXIT_TO:
-			store_rip(g, st.target);
-			/* fall through */
+			exit_with(g, st.count, st.target);
+			break;
 		case STUB_EXIT:
-			mov_imm(g, RAX, st.count);
+			count_to_eax(g, st.count);
 			jmp_to(g, g->epilogue);
 			break;
 		}
@@ -1198,16 +1228,22 @@ static void translate(struct gen *g)
 	const struct emu_block *b = g->block;
 	unsigned i;
 
-	/* Prologue: three pushes keep the stack 16-byte aligned for calls. */
+	/* Prologue: five pushes keep the stack 16-byte aligned for calls. */
 	b1(g, 0x53);                                  /* push rbx */
 	b1(g, 0x41); b1(g, 0x54);                     /* push r12 */
 	b1(g, 0x41); b1(g, 0x55);                     /* push r13 */
+	b1(g, 0x41); b1(g, 0x56);                     /* push r14 */
+	b1(g, 0x41); b1(g, 0x57);                     /* push r15 */
 	mov_load(g, 8, CPU, R(RDI));
 	mov_load(g, 8, TLBE, M(CPU, OFF_TLB));
 	mov_load(g, 8, CODEMAP, M(CPU, OFF_CODE_MAP));
 	mov_load(g, 8, CODEMAP, M(CODEMAP, MAP_OFF_CODE));
-	op1(g, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); b1(g, 0);
+	mov_imm(g, HOPS, MAX_SELF_LOOPS);
+	op1(g, 4, 0x31, DONE, R(DONE));               /* xor r15d, r15d */
 	g->epilogue = new_label(g);
+	g->chain_entry = new_label(g);
+	bind(g, g->chain_entry);
+	op1(g, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); b1(g, 0);
 
 	for (i = 0; i < b->ninsns && !g->full; i++) {
 		bool ends = false;
@@ -1217,11 +1253,11 @@ static void translate(struct gen *g)
 		if (ends)
 			break;
 	}
-	if (i == b->ninsns) {
-		store_rip(g, b->insns[b->ninsns - 1].insn.next_rip);
-		mov_imm(g, RAX, b->ninsns);
-	}
+	if (i == b->ninsns)
+		exit_with(g, b->ninsns, b->insns[b->ninsns - 1].insn.next_rip);
 	bind(g, g->epilogue);
+	b1(g, 0x41); b1(g, 0x5f);                     /* pop r15 */
+	b1(g, 0x41); b1(g, 0x5e);                     /* pop r14 */
 	b1(g, 0x41); b1(g, 0x5d);                     /* pop r13 */
 	b1(g, 0x41); b1(g, 0x5c);                     /* pop r12 */
 	b1(g, 0x5b);                                  /* pop rbx */
