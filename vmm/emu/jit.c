@@ -124,6 +124,7 @@ struct gen {
 	bool host_live;       /* the host RFLAGS hold the guest's six flags */
 	bool known_host;      /* cpu->flags is CC_OP_HOST */
 	bool user;            /* the block runs at CPL 3 */
+	const uint32_t *page_gen;  /* the code map's generation of its page */
 	const struct emu_block *block;
 };
 
@@ -541,6 +542,12 @@ static void after_handler(struct gen *g, unsigned i, uint64_t next)
 	jcc_to(g, CC_NE, out);
 	op1(g, 1, 0x80, 7, M(CPU, OFF_SMC_HIT)); b1(g, 0);
 	jcc_to(g, CC_NE, out);
+	/* Its page was written (by the handler or another vCPU): the page is
+	 * no longer flagged, so the inline stores that follow would not be
+	 * caught writing into this block. It is decoded afresh instead. */
+	mov_imm(g, RAX, (uint64_t)(uintptr_t)g->page_gen);
+	op1(g, 4, 0x81, 7, M(RAX, 0)); b4(g, g->block->gen);
+	jcc_to(g, CC_NE, out);
 	op1(g, 4, 0x81, 7, M(CPU, OFF_MODE)); b4(g, EMU_MODE_LONG64);
 	jcc_to(g, CC_NE, out);
 }
@@ -858,9 +865,43 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 			memop_end(g, &m, true);
 		return true;
 	}
+	if (op >= 0xc8 && op <= 0xcf && size >= 4) {    /* BSWAP (16-bit: undefined) */
+		unsigned reg = (op & 7) | ((insn->rex & 1) ? 8 : 0);
+
+		load_guest(g, insn, RAX, reg, size);
+		if (size == 8)
+			b1(g, 0x48);
+		b1(g, 0x0f); b1(g, 0xc8);                       /* bswap eax/rax */
+		store_guest(g, insn, reg, size, RAX);
+		return true;
+	}
 	switch (op) {
 	case 0x1f:                                      /* NOP r/m */
 		return true;
+	case 0xa3: case 0xab: case 0xb3: case 0xbb:    /* BT/BTS/BTR/BTC reg, reg */
+	case 0xba: {                                    /* ... reg, imm8 */
+		/* Register operands only: with memory, a register bit offset
+		 * reaches beyond the operand. CF is the bit; this host leaves
+		 * the other flags as they were. */
+		unsigned n = op == 0xba ? (insn->reg & 7) : ((op >> 3) & 3) + 4;
+
+		if (insn->mod != 3 || n < 4 || size == 2)
+			return false;
+		flags_prepare(g);
+		flags_load(g);
+		load_guest(g, insn, RAX, insn->rm, size);
+		if (op == 0xba) {
+			op2(g, size, 0xba, (int)n, R(RAX));
+			b1(g, (uint8_t)insn->imm);
+		} else {
+			load_guest(g, insn, RCX, insn->reg, size);
+			op2(g, size, (uint8_t)op, RCX, R(RAX));
+		}
+		flags_store(g);
+		if (n != 4)
+			store_guest(g, insn, insn->rm, size, RAX);
+		return true;
+	}
 	case 0xaf:                                      /* IMUL reg, r/m */
 		flags_prepare(g);
 		loc = rm_operand(g, i, insn, EMU_READ, size, &m);
@@ -1321,6 +1362,7 @@ emu_jit_code emu_jit_code_of(struct emu_jit *jit, struct emu_cpu *cpu, struct em
 	g->end = g->start + BLOCK_CODE_MAX;
 	g->block = b;
 	g->user = cpu->cpl == 3;
+	g->page_gen = &cpu->code_map->gen[b->pa >> 12];
 	translate(g);
 	if (g->full) {
 		b->heat = UINT16_MAX;  /* too big: stays interpreted */
