@@ -8,8 +8,8 @@
  * write by the executing block into its own bytes also stops it after the
  * writing instruction (emu_note_write).
  *
- * Blocks live in an arena, each as long as its instructions; a hash table
- * of pointers finds them. A full arena is emptied at once. */
+ * Blocks live in an arena, each as long as its instructions; a two-way
+ * hash table of pointers finds them. A full arena is emptied at once. */
 #ifndef WISP_EMU_BLOCK_H
 #define WISP_EMU_BLOCK_H
 
@@ -23,7 +23,7 @@
 
 #define BLOCK_MAX_INSNS 32
 #define BLOCK_MAX_BYTES 160
-#define BLOCK_HASH_SIZE 16384          /* slots per vCPU, a power of two */
+#define BLOCK_HASH_SIZE 65536          /* slots per vCPU (pairs: two ways) */
 #define BLOCK_ARENA_SIZE (16u << 20)   /* bytes of blocks per vCPU */
 
 struct block_insn {

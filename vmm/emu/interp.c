@@ -125,12 +125,19 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 	code = emu_code_ptr(cpu, la, &pa);
 	if (!code || (pa >> 12) >= cpu->code_map->pages)
 		return NULL;
-	slot = &cache->slot[(la ^ (la >> 12) ^ (la >> 26)) & (BLOCK_HASH_SIZE - 1)];
-	b = *slot;
-	if (b && b->la == la && b->pa == pa && b->rip == cpu->rip && b->mode == cpu->mode &&
-	    b->cpl == cpu->cpl && emu_code_map_current(cpu->code_map, pa >> 12, b->gen)) {
-		*code_out = code;
-		return b;
+	/* Two ways: the most recently used of a pair in the even slot. */
+	slot = &cache->slot[(la ^ (la >> 12) ^ (la >> 26)) & (BLOCK_HASH_SIZE - 2)];
+	for (unsigned way = 0; way < 2; way++) {
+		b = slot[way];
+		if (b && b->la == la && b->pa == pa && b->rip == cpu->rip && b->mode == cpu->mode &&
+		    b->cpl == cpu->cpl && emu_code_map_current(cpu->code_map, pa >> 12, b->gen)) {
+			if (way) {
+				slot[1] = slot[0];
+				slot[0] = b;
+			}
+			*code_out = code;
+			return b;
+		}
 	}
 	b = &cache->scratch.block;
 	memset(b, 0, sizeof(*b));
@@ -152,7 +159,8 @@ static struct emu_block *get_block(struct emu_cpu *cpu, const struct exec_table 
 	if (!b->ninsns)
 		return NULL;
 	b = emu_block_cache_store(cache, b);
-	*slot = b;
+	slot[1] = slot[0];
+	slot[0] = b;
 	*code_out = code;
 	return b;
 }
