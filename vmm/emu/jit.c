@@ -37,13 +37,12 @@
 #include "block.h"
 #include "flags.h"
 #include "tlb.h"
+#include "x86_asm.h"
 
 #define CODE_BUFFER_SIZE (32u << 20)
 /* Room one block's code may need at most: 32 instructions of at most a
  * few hundred bytes, their stubs, and the exits. */
 #define BLOCK_CODE_MAX (32u << 10)
-#define MAX_LABELS 256
-#define MAX_FIXUPS 512
 
 struct emu_jit {
 	uint8_t *buf;
@@ -54,7 +53,6 @@ struct emu_jit {
 
 /* ---- host registers ------------------------------------------------------ */
 
-enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
 #define CPU RBX               /* struct emu_cpu * */
 #define TLBE R12              /* struct emu_tlb_entry[EMU_TLB_SIZE] */
 #define CODEMAP R13           /* the code map's per-page flags */
@@ -86,12 +84,7 @@ _Static_assert(sizeof(struct emu_tlb_entry) == 32, "TLB entry indexing shifts by
 #define TLB_OFF_PERM ((int32_t)offsetof(struct emu_tlb_entry, perm))
 #define TLB_OFF_PA   ((int32_t)offsetof(struct emu_tlb_entry, pa))
 
-/* ---- the code emitter ---------------------------------------------------- */
-
-struct fixup {
-	uint32_t at;          /* offset of a rel32 */
-	uint16_t label;
-};
+/* ---- translation state ---------------------------------------------------- */
 
 /* Out-of-line code emitted after the block body. */
 enum stub_kind {
@@ -110,13 +103,8 @@ struct stub {
 };
 
 struct gen {
-	uint8_t *start, *p, *end;
-	bool full;
-	uint32_t label_pos[MAX_LABELS];
-	unsigned nlabels;
-	struct fixup fix[MAX_FIXUPS];
-	unsigned nfix;
-	struct stub stubs[MAX_LABELS];
+	struct x86_asm a;
+	struct stub stubs[X86_ASM_MAX_LABELS];
 	unsigned nstubs;
 	uint16_t epilogue;
 	uint16_t chain_entry; /* the block's start, after the prologue */
@@ -128,219 +116,16 @@ struct gen {
 	const struct emu_block *block;
 };
 
-static void b1(struct gen *g, uint8_t v)
-{
-	if (g->p >= g->end) {
-		g->full = true;
-		return;
-	}
-	*g->p++ = v;
-}
-
-static void b4(struct gen *g, uint32_t v)
-{
-	for (unsigned i = 0; i < 4; i++)
-		b1(g, (uint8_t)(v >> (8 * i)));
-}
-
-static void b8(struct gen *g, uint64_t v)
-{
-	b4(g, (uint32_t)v);
-	b4(g, (uint32_t)(v >> 32));
-}
-
-static uint16_t new_label(struct gen *g)
-{
-	if (g->nlabels >= MAX_LABELS) {
-		g->full = true;
-		return 0;
-	}
-	g->label_pos[g->nlabels] = UINT32_MAX;
-	return (uint16_t)g->nlabels++;
-}
-
-static void bind(struct gen *g, uint16_t label)
-{
-	g->label_pos[label] = (uint32_t)(g->p - g->start);
-}
-
-static void rel32_to(struct gen *g, uint16_t label)
-{
-	if (g->nfix >= MAX_FIXUPS) {
-		g->full = true;
-		return;
-	}
-	g->fix[g->nfix].at = (uint32_t)(g->p - g->start);
-	g->fix[g->nfix].label = label;
-	g->nfix++;
-	b4(g, 0);
-}
-
-static bool fits_i32(int64_t v)
-{
-	return v >= INT32_MIN && v <= INT32_MAX;
-}
-
-/* A ModRM-encoded operand: a host register, or memory at
- * [base + index * scale + disp] (index < 0: none). */
-struct rm {
-	bool is_reg;
-	int reg;
-	int base, index, scale;
-	int32_t disp;
-};
-
-static struct rm R(int reg)
-{
-	return (struct rm){ .is_reg = true, .reg = reg, .index = -1 };
-}
-
-static struct rm M(int base, int32_t disp)
-{
-	return (struct rm){ .base = base, .index = -1, .disp = disp };
-}
-
-static struct rm MI(int base, int index, int scale, int32_t disp)
-{
-	return (struct rm){ .base = base, .index = index, .scale = scale, .disp = disp };
-}
-
-/* An instruction with a ModRM byte: [66] [REX] opcode bytes, ModRM, SIB,
- * displacement. size 1 and 4: no prefix; 2: 66; 8: REX.W. A byte operand
- * in SPL..DIL would need a REX; the translator only uses AL, CL, DL (and
- * AH through the guest's own encodings: never combined with a REX). */
-static void emit_modrm(struct gen *g, unsigned size, const uint8_t *opc, unsigned nopc, int reg,
-		       struct rm rm)
-{
-	unsigned rex = 0;
-
-	if (size == 2)
-		b1(g, 0x66);
-	if (size == 8)
-		rex |= 8;
-	if (reg & 8)
-		rex |= 4;
-	if (rm.is_reg) {
-		if (rm.reg & 8)
-			rex |= 1;
-	} else {
-		if (rm.index >= 0 && (rm.index & 8))
-			rex |= 2;
-		if (rm.base & 8)
-			rex |= 1;
-	}
-	if (rex)
-		b1(g, (uint8_t)(0x40 | rex));
-	for (unsigned i = 0; i < nopc; i++)
-		b1(g, opc[i]);
-	if (rm.is_reg) {
-		b1(g, (uint8_t)(0xc0 | (reg & 7) << 3 | (rm.reg & 7)));
-		return;
-	}
-	{
-		unsigned mod = rm.disp == 0 && (rm.base & 7) != RBP ? 0 :
-			       rm.disp >= -128 && rm.disp <= 127 ? 1 : 2;
-		bool sib = rm.index >= 0 || (rm.base & 7) == RSP;
-
-		b1(g, (uint8_t)(mod << 6 | (reg & 7) << 3 | (sib ? 4 : (rm.base & 7))));
-		if (sib) {
-			unsigned ss = rm.scale == 8 ? 3 : rm.scale == 4 ? 2 : rm.scale == 2 ? 1 : 0;
-			unsigned idx = rm.index >= 0 ? (unsigned)rm.index & 7 : 4;
-
-			b1(g, (uint8_t)(ss << 6 | idx << 3 | (rm.base & 7)));
-		}
-		if (mod == 1)
-			b1(g, (uint8_t)rm.disp);
-		else if (mod == 2)
-			b4(g, (uint32_t)rm.disp);
-	}
-}
-
-static void op1(struct gen *g, unsigned size, uint8_t opc, int reg, struct rm rm)
-{
-	emit_modrm(g, size, &opc, 1, reg, rm);
-}
-
-static void op2(struct gen *g, unsigned size, uint8_t opc2, int reg, struct rm rm)
-{
-	uint8_t o[2] = { 0x0f, opc2 };
-
-	emit_modrm(g, size, o, 2, reg, rm);
-}
-
-/* mov reg, r/m (size 1: 8a; else 8b) and mov r/m, reg. */
-static void mov_load(struct gen *g, unsigned size, int reg, struct rm rm)
-{
-	op1(g, size, size == 1 ? 0x8a : 0x8b, reg, rm);
-}
-
-static void mov_store(struct gen *g, unsigned size, struct rm rm, int reg)
-{
-	op1(g, size, size == 1 ? 0x88 : 0x89, reg, rm);
-}
-
-/* reg = zero-extended load of size bytes. */
-static void load_zx(struct gen *g, unsigned size, int reg, struct rm rm)
-{
-	if (size == 1)
-		op2(g, 4, 0xb6, reg, rm);
-	else if (size == 2)
-		op2(g, 4, 0xb7, reg, rm);
-	else
-		mov_load(g, size, reg, rm);
-}
-
-/* mov reg64, imm64 (shortest form). */
-static void mov_imm(struct gen *g, int reg, uint64_t v)
-{
-	if (v <= UINT32_MAX) {
-		if (reg & 8)
-			b1(g, 0x41);
-		b1(g, (uint8_t)(0xb8 + (reg & 7)));
-		b4(g, (uint32_t)v);
-	} else if (fits_i32((int64_t)v)) {
-		op1(g, 8, 0xc7, 0, R(reg));
-		b4(g, (uint32_t)v);
-	} else {
-		b1(g, (uint8_t)(0x48 | ((reg & 8) ? 1 : 0)));
-		b1(g, (uint8_t)(0xb8 + (reg & 7)));
-		b8(g, v);
-	}
-}
-
 /* mov qword [rbx + off], imm (through rax when it does not fit 32 bits). */
 static void store_imm64(struct gen *g, int32_t off, uint64_t v)
 {
-	if (fits_i32((int64_t)v)) {
-		op1(g, 8, 0xc7, 0, M(CPU, off));
-		b4(g, (uint32_t)v);
+	if (x86_fits_i32((int64_t)v)) {
+		asm_op1(&g->a, 8, 0xc7, 0, M(CPU, off));
+		asm_b4(&g->a, (uint32_t)v);
 	} else {
-		mov_imm(g, RAX, v);
-		mov_store(g, 8, M(CPU, off), RAX);
+		asm_mov_imm(&g->a, RAX, v);
+		asm_mov_store(&g->a, 8, M(CPU, off), RAX);
 	}
-}
-
-static void jmp_to(struct gen *g, uint16_t label)
-{
-	b1(g, 0xe9);
-	rel32_to(g, label);
-}
-
-/* Jcc rel32 with the condition code cc (0..15). */
-static void jcc_to(struct gen *g, unsigned cc, uint16_t label)
-{
-	b1(g, 0x0f);
-	b1(g, (uint8_t)(0x80 | cc));
-	rel32_to(g, label);
-}
-
-enum { CC_B = 2, CC_AE = 3, CC_E = 4, CC_NE = 5, CC_BE = 6, CC_A = 7 };
-
-static void call_abs(struct gen *g, const void *fn)
-{
-	mov_imm(g, RAX, (uint64_t)(uintptr_t)fn);
-	b1(g, 0xff);
-	b1(g, 0xd0);   /* call rax */
 }
 
 static uint16_t add_stub(struct gen *g, enum stub_kind kind, unsigned index, uint32_t count,
@@ -348,8 +133,8 @@ static uint16_t add_stub(struct gen *g, enum stub_kind kind, unsigned index, uin
 {
 	struct stub *s;
 
-	if (g->nstubs >= MAX_LABELS) {
-		g->full = true;
+	if (g->nstubs >= X86_ASM_MAX_LABELS) {
+		g->a.full = true;
 		return 0;
 	}
 	s = &g->stubs[g->nstubs++];
@@ -357,7 +142,7 @@ static uint16_t add_stub(struct gen *g, enum stub_kind kind, unsigned index, uin
 	s->index = (uint8_t)index;
 	s->count = count;
 	s->target = target;
-	s->label = new_label(g);
+	s->label = asm_label(&g->a);
 	s->resume = 0;
 	return s->label;
 }
@@ -376,7 +161,7 @@ static struct rm guest_reg(const struct insn *insn, unsigned reg, unsigned size)
 /* host reg = the guest register, zero-extended. */
 static void load_guest(struct gen *g, const struct insn *insn, int host, unsigned reg, unsigned size)
 {
-	load_zx(g, size, host, guest_reg(insn, reg, size));
+	asm_load_zx(&g->a, size, host, guest_reg(insn, reg, size));
 }
 
 /* The guest register = host reg: bytes and words merge, a dword is
@@ -384,37 +169,37 @@ static void load_guest(struct gen *g, const struct insn *insn, int host, unsigne
  * operation or load, so the whole register is stored). */
 static void store_guest(struct gen *g, const struct insn *insn, unsigned reg, unsigned size, int host)
 {
-	mov_store(g, size == 4 ? 8 : size, guest_reg(insn, reg, size), host);
+	asm_mov_store(&g->a, size == 4 ? 8 : size, guest_reg(insn, reg, size), host);
 }
 
 /* rsi = the effective address of insn's memory operand (no segment). */
 static void emit_ea(struct gen *g, const struct insn *insn)
 {
 	if (insn->rip_relative) {
-		mov_imm(g, RSI, insn->next_rip + (uint64_t)insn->disp);
+		asm_mov_imm(&g->a, RSI, insn->next_rip + (uint64_t)insn->disp);
 	} else if (insn->base != INSN_NO_REG) {
-		mov_load(g, 8, RSI, M(CPU, OFF_GPR(insn->base)));
+		asm_mov_load(&g->a, 8, RSI, M(CPU, OFF_GPR(insn->base)));
 		if (insn->index != INSN_NO_REG) {
-			mov_load(g, 8, RDI, M(CPU, OFF_GPR(insn->index)));
-			op1(g, 8, 0x8d, RSI, MI(RSI, RDI, insn->scale, (int32_t)insn->disp));
+			asm_mov_load(&g->a, 8, RDI, M(CPU, OFF_GPR(insn->index)));
+			asm_op1(&g->a, 8, 0x8d, RSI, MI(RSI, RDI, insn->scale, (int32_t)insn->disp));
 		} else if (insn->disp) {
-			op1(g, 8, 0x8d, RSI, M(RSI, (int32_t)insn->disp));
+			asm_op1(&g->a, 8, 0x8d, RSI, M(RSI, (int32_t)insn->disp));
 		}
 	} else if (insn->index != INSN_NO_REG) {
 		/* lea rsi, [rdi * scale + disp32]: SIB with no base. */
 		unsigned ss = insn->scale == 8 ? 3 : insn->scale == 4 ? 2 : insn->scale == 2 ? 1 : 0;
 
-		mov_load(g, 8, RDI, M(CPU, OFF_GPR(insn->index)));
-		b1(g, 0x48);
-		b1(g, 0x8d);
-		b1(g, (uint8_t)((RSI & 7) << 3 | 4));
-		b1(g, (uint8_t)(ss << 6 | (RDI & 7) << 3 | 5));
-		b4(g, (uint32_t)insn->disp);
+		asm_mov_load(&g->a, 8, RDI, M(CPU, OFF_GPR(insn->index)));
+		asm_b1(&g->a, 0x48);
+		asm_b1(&g->a, 0x8d);
+		asm_b1(&g->a, (uint8_t)((RSI & 7) << 3 | 4));
+		asm_b1(&g->a, (uint8_t)(ss << 6 | (RDI & 7) << 3 | 5));
+		asm_b4(&g->a, (uint32_t)insn->disp);
 	} else {
-		mov_imm(g, RSI, (uint64_t)insn->disp);
+		asm_mov_imm(&g->a, RSI, (uint64_t)insn->disp);
 	}
 	if (insn->adsize == 4)
-		op1(g, 4, 0x89, RSI, R(RSI));   /* mov esi, esi */
+		asm_op1(&g->a, 4, 0x89, RSI, R(RSI));   /* mov esi, esi */
 }
 
 /* rsi = the linear address (FS/GS bases; the others are zero here). */
@@ -422,7 +207,7 @@ static void emit_linear(struct gen *g, const struct insn *insn)
 {
 	emit_ea(g, insn);
 	if (insn->seg == SEG_FS || insn->seg == SEG_GS)
-		op1(g, 8, 0x03, RSI, M(CPU, OFF_SEG_BASE(insn->seg)));
+		asm_op1(&g->a, 8, 0x03, RSI, M(CPU, OFF_SEG_BASE(insn->seg)));
 }
 
 /* rdx = the host address of size bytes at linear rsi, for an access of
@@ -431,32 +216,32 @@ static void emit_tlb(struct gen *g, enum emu_access kind, unsigned size, uint16_
 {
 	unsigned perm = emu_perm_bit(kind, g->user);
 
-	mov_load(g, 8, RAX, R(RSI));
-	op1(g, 8, 0xc1, 5, R(RAX)); b1(g, 12);                  /* shr rax, 12 */
-	op1(g, 4, 0x8b, RCX, R(RAX));                            /* mov ecx, eax */
-	op1(g, 4, 0x81, 4, R(RCX)); b4(g, EMU_TLB_SIZE - 1);    /* and ecx, mask */
-	op1(g, 4, 0xc1, 4, R(RCX)); b1(g, 5);                   /* shl ecx, 5 */
-	op1(g, 8, 0x03, RCX, R(TLBE));                           /* add rcx, r12 */
-	op1(g, 8, 0x3b, RAX, M(RCX, TLB_OFF_VPN));               /* cmp rax, [rcx] */
-	jcc_to(g, CC_NE, slow);
-	op1(g, 1, 0xf6, 0, M(RCX, TLB_OFF_PERM)); b1(g, (uint8_t)perm);  /* test byte */
-	jcc_to(g, CC_E, slow);
-	mov_load(g, 8, RDX, M(RCX, TLB_OFF_HOST));
-	op1(g, 8, 0x85, RDX, R(RDX));                            /* test rdx, rdx */
-	jcc_to(g, CC_E, slow);
+	asm_mov_load(&g->a, 8, RAX, R(RSI));
+	asm_op1(&g->a, 8, 0xc1, 5, R(RAX)); asm_b1(&g->a, 12);                  /* shr rax, 12 */
+	asm_op1(&g->a, 4, 0x8b, RCX, R(RAX));                            /* mov ecx, eax */
+	asm_op1(&g->a, 4, 0x81, 4, R(RCX)); asm_b4(&g->a, EMU_TLB_SIZE - 1);    /* and ecx, mask */
+	asm_op1(&g->a, 4, 0xc1, 4, R(RCX)); asm_b1(&g->a, 5);                   /* shl ecx, 5 */
+	asm_op1(&g->a, 8, 0x03, RCX, R(TLBE));                           /* add rcx, r12 */
+	asm_op1(&g->a, 8, 0x3b, RAX, M(RCX, TLB_OFF_VPN));               /* cmp rax, [rcx] */
+	asm_jcc(&g->a, CC_NE, slow);
+	asm_op1(&g->a, 1, 0xf6, 0, M(RCX, TLB_OFF_PERM)); asm_b1(&g->a, (uint8_t)perm);  /* test byte */
+	asm_jcc(&g->a, CC_E, slow);
+	asm_mov_load(&g->a, 8, RDX, M(RCX, TLB_OFF_HOST));
+	asm_op1(&g->a, 8, 0x85, RDX, R(RDX));                            /* test rdx, rdx */
+	asm_jcc(&g->a, CC_E, slow);
 	if (kind == EMU_WRITE) {
 		/* A write to a page blocks were decoded from (this one's own
 		 * bytes included): the handler makes it and notes it. */
-		mov_load(g, 8, RAX, M(RCX, TLB_OFF_PA));
-		op1(g, 8, 0xc1, 5, R(RAX)); b1(g, 12);          /* shr rax, 12 */
-		op1(g, 1, 0x80, 7, MI(CODEMAP, RAX, 1, 0)); b1(g, 0);  /* cmp byte [r13+rax], 0 */
-		jcc_to(g, CC_NE, slow);
+		asm_mov_load(&g->a, 8, RAX, M(RCX, TLB_OFF_PA));
+		asm_op1(&g->a, 8, 0xc1, 5, R(RAX)); asm_b1(&g->a, 12);          /* shr rax, 12 */
+		asm_op1(&g->a, 1, 0x80, 7, MI(CODEMAP, RAX, 1, 0)); asm_b1(&g->a, 0);  /* cmp byte [r13+rax], 0 */
+		asm_jcc(&g->a, CC_NE, slow);
 	}
-	op1(g, 4, 0x8b, RAX, R(RSI));                            /* mov eax, esi */
-	op1(g, 4, 0x81, 4, R(RAX)); b4(g, 0xfff);              /* and eax, 0xfff */
-	op1(g, 4, 0x81, 7, R(RAX)); b4(g, 4096 - size);         /* cmp eax, 4096 - size */
-	jcc_to(g, CC_A, slow);
-	op1(g, 8, 0x03, RDX, R(RAX));                            /* add rdx, rax */
+	asm_op1(&g->a, 4, 0x8b, RAX, R(RSI));                            /* mov eax, esi */
+	asm_op1(&g->a, 4, 0x81, 4, R(RAX)); asm_b4(&g->a, 0xfff);              /* and eax, 0xfff */
+	asm_op1(&g->a, 4, 0x81, 7, R(RAX)); asm_b4(&g->a, 4096 - size);         /* cmp eax, 4096 - size */
+	asm_jcc(&g->a, CC_A, slow);
+	asm_op1(&g->a, 8, 0x03, RDX, R(RAX));                            /* add rdx, rax */
 	g->host_live = false;
 }
 
@@ -478,8 +263,8 @@ static void flags_prepare(struct gen *g)
 {
 	if (g->host_live || g->known_host)
 		return;
-	mov_load(g, 8, RDI, R(CPU));
-	call_abs(g, (const void *)jit_flags_to_host);
+	asm_mov_load(&g->a, 8, RDI, R(CPU));
+	asm_call(&g->a, (const void *)jit_flags_to_host);
 	g->known_host = true;
 }
 
@@ -492,35 +277,30 @@ static void flags_load(struct gen *g)
 	if (g->host_live)
 		return;
 	assert(g->known_host);
-	mov_load(g, 8, RAX, M(CPU, OFF_FLAGS_DST));
-	op1(g, 4, 0x8b, RCX, R(RAX));                            /* mov ecx, eax */
-	op1(g, 4, 0xc1, 5, R(RCX)); b1(g, 11);                  /* shr ecx, 11 */
-	op1(g, 1, 0x80, 4, R(RCX)); b1(g, 1);                   /* and cl, 1 */
-	op1(g, 1, 0x80, 0, R(RCX)); b1(g, 0x7f);                /* add cl, 0x7f */
-	b1(g, 0x88); b1(g, 0xc4);                                /* mov ah, al */
-	b1(g, 0x9e);                                             /* sahf */
+	asm_mov_load(&g->a, 8, RAX, M(CPU, OFF_FLAGS_DST));
+	asm_op1(&g->a, 4, 0x8b, RCX, R(RAX));                            /* mov ecx, eax */
+	asm_op1(&g->a, 4, 0xc1, 5, R(RCX)); asm_b1(&g->a, 11);                  /* shr ecx, 11 */
+	asm_op1(&g->a, 1, 0x80, 4, R(RCX)); asm_b1(&g->a, 1);                   /* and cl, 1 */
+	asm_op1(&g->a, 1, 0x80, 0, R(RCX)); asm_b1(&g->a, 0x7f);                /* add cl, 0x7f */
+	asm_b1(&g->a, 0x88); asm_b1(&g->a, 0xc4);                                /* mov ah, al */
+	asm_b1(&g->a, 0x9e);                                             /* sahf */
 	g->host_live = true;
 }
 
 /* After a host instruction that set the guest's flags. */
 static void flags_store(struct gen *g)
 {
-	b1(g, 0x9c);                                             /* pushfq */
-	op1(g, 4, 0x8f, 0, M(CPU, OFF_FLAGS_DST));               /* pop qword [] */
+	asm_b1(&g->a, 0x9c);                                             /* pushfq */
+	asm_op1(&g->a, 4, 0x8f, 0, M(CPU, OFF_FLAGS_DST));               /* pop qword [] */
 	if (!g->known_host) {
-		op1(g, 4, 0xc7, 0, M(CPU, OFF_FLAGS_OP));
-		b4(g, CC_OP_HOST);
+		asm_op1(&g->a, 4, 0xc7, 0, M(CPU, OFF_FLAGS_OP));
+		asm_b4(&g->a, CC_OP_HOST);
 		g->known_host = true;
 	}
 	g->host_live = true;
 }
 
 /* ---- instructions ------------------------------------------------------- */
-
-/* How an instruction is translated. */
-struct plan {
-	enum { P_NONE, P_WRITE_ALL, P_PARTIAL, P_READ } flags;
-};
 
 static void store_rip(struct gen *g, uint64_t rip)
 {
@@ -533,23 +313,23 @@ static void after_handler(struct gen *g, unsigned i, uint64_t next)
 {
 	uint16_t out = add_stub(g, STUB_EXIT, 0, i + 1, 0);
 
-	if (fits_i32((int64_t)next)) {
-		op1(g, 8, 0x81, 7, M(CPU, OFF_RIP)); b4(g, (uint32_t)next);
+	if (x86_fits_i32((int64_t)next)) {
+		asm_op1(&g->a, 8, 0x81, 7, M(CPU, OFF_RIP)); asm_b4(&g->a, (uint32_t)next);
 	} else {
-		mov_imm(g, RAX, next);
-		op1(g, 8, 0x3b, RAX, M(CPU, OFF_RIP));
+		asm_mov_imm(&g->a, RAX, next);
+		asm_op1(&g->a, 8, 0x3b, RAX, M(CPU, OFF_RIP));
 	}
-	jcc_to(g, CC_NE, out);
-	op1(g, 1, 0x80, 7, M(CPU, OFF_SMC_HIT)); b1(g, 0);
-	jcc_to(g, CC_NE, out);
+	asm_jcc(&g->a, CC_NE, out);
+	asm_op1(&g->a, 1, 0x80, 7, M(CPU, OFF_SMC_HIT)); asm_b1(&g->a, 0);
+	asm_jcc(&g->a, CC_NE, out);
 	/* Its page was written (by the handler or another vCPU): the page is
 	 * no longer flagged, so the inline stores that follow would not be
 	 * caught writing into this block. It is decoded afresh instead. */
-	mov_imm(g, RAX, (uint64_t)(uintptr_t)g->page_gen);
-	op1(g, 4, 0x81, 7, M(RAX, 0)); b4(g, g->block->gen);
-	jcc_to(g, CC_NE, out);
-	op1(g, 4, 0x81, 7, M(CPU, OFF_MODE)); b4(g, EMU_MODE_LONG64);
-	jcc_to(g, CC_NE, out);
+	asm_mov_imm(&g->a, RAX, (uint64_t)(uintptr_t)g->page_gen);
+	asm_op1(&g->a, 4, 0x81, 7, M(RAX, 0)); asm_b4(&g->a, g->block->gen);
+	asm_jcc(&g->a, CC_NE, out);
+	asm_op1(&g->a, 4, 0x81, 7, M(CPU, OFF_MODE)); asm_b4(&g->a, EMU_MODE_LONG64);
+	asm_jcc(&g->a, CC_NE, out);
 }
 
 /* Call the interpreter's handler for instruction i. */
@@ -559,10 +339,10 @@ static void emit_handler_call(struct gen *g, unsigned i)
 	uint64_t rip = i ? g->block->insns[i - 1].insn.next_rip : g->block->rip;
 
 	store_rip(g, rip);
-	op1(g, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); b1(g, 0);
-	mov_load(g, 8, RDI, R(CPU));
-	mov_imm(g, RSI, (uint64_t)(uintptr_t)&bi->insn);
-	call_abs(g, (const void *)bi->fn);
+	asm_op1(&g->a, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); asm_b1(&g->a, 0);
+	asm_mov_load(&g->a, 8, RDI, R(CPU));
+	asm_mov_imm(&g->a, RSI, (uint64_t)(uintptr_t)&bi->insn);
+	asm_call(&g->a, (const void *)bi->fn);
 	after_handler(g, i, bi->insn.next_rip);
 	g->host_live = false;
 	g->known_host = false;
@@ -589,7 +369,7 @@ struct memop {
 static void memop_begin(struct gen *g, unsigned i, struct memop *m)
 {
 	m->slow = add_stub(g, STUB_SLOW, i, 0, 0);
-	m->resume = new_label(g);
+	m->resume = asm_label(&g->a);
 	g->stubs[g->nstubs - 1].resume = m->resume;
 }
 
@@ -597,7 +377,7 @@ static void memop_begin(struct gen *g, unsigned i, struct memop *m)
  * does too. */
 static void memop_end(struct gen *g, struct memop *m, bool flags_kept)
 {
-	bind(g, m->resume);
+	asm_bind(&g->a, m->resume);
 	/* The handler may have run instead: it leaves the flags its way. */
 	g->host_live = false;
 	if (!flags_kept)
@@ -621,7 +401,7 @@ static struct rm rm_operand(struct gen *g, unsigned i, const struct insn *insn,
 /* eax = the count to return: count more than earlier self-loops did. */
 static void count_to_eax(struct gen *g, uint32_t count)
 {
-	op1(g, 4, 0x8d, RAX, M(DONE, (int32_t)count));          /* lea eax, [r15 + count] */
+	asm_op1(&g->a, 4, 0x8d, RAX, M(DONE, (int32_t)count));          /* lea eax, [r15 + count] */
 }
 
 /* Leave to rip = target after count instructions; a branch back to the
@@ -629,17 +409,17 @@ static void count_to_eax(struct gen *g, uint32_t count)
 static void exit_with(struct gen *g, uint32_t count, uint64_t target)
 {
 	if (target == g->block->rip) {
-		uint16_t leave = new_label(g);
+		uint16_t leave = asm_label(&g->a);
 
-		op1(g, 4, 0xff, 1, R(HOPS));                     /* dec r14d */
-		jcc_to(g, CC_E, leave);
-		op1(g, 4, 0x81, 0, R(DONE)); b4(g, count);       /* add r15d, count */
-		jmp_to(g, g->chain_entry);
-		bind(g, leave);
+		asm_op1(&g->a, 4, 0xff, 1, R(HOPS));                     /* dec r14d */
+		asm_jcc(&g->a, CC_E, leave);
+		asm_op1(&g->a, 4, 0x81, 0, R(DONE)); asm_b4(&g->a, count);       /* add r15d, count */
+		asm_jmp(&g->a, g->chain_entry);
+		asm_bind(&g->a, leave);
 	}
 	store_rip(g, target);
 	count_to_eax(g, count);
-	jmp_to(g, g->epilogue);
+	asm_jmp(&g->a, g->epilogue);
 }
 
 /* Leave to rip = target after instruction i. */
@@ -652,28 +432,28 @@ static void exit_to(struct gen *g, unsigned i, uint64_t target)
 static void exit_stored(struct gen *g, unsigned i)
 {
 	count_to_eax(g, i + 1);
-	jmp_to(g, g->epilogue);
+	asm_jmp(&g->a, g->epilogue);
 }
 
 /* Jump to slow unless rax is a canonical address (a branch to a
  * non-canonical one faults: the handler raises it). Clobbers rcx. */
 static void check_canonical_rax(struct gen *g, uint16_t slow)
 {
-	mov_load(g, 8, RCX, R(RAX));
-	op1(g, 8, 0xc1, 4, R(RCX)); b1(g, 16);                  /* shl rcx, 16 */
-	op1(g, 8, 0xc1, 7, R(RCX)); b1(g, 16);                  /* sar rcx, 16 */
-	op1(g, 8, 0x3b, RCX, R(RAX));                            /* cmp rcx, rax */
-	jcc_to(g, CC_NE, slow);
+	asm_mov_load(&g->a, 8, RCX, R(RAX));
+	asm_op1(&g->a, 8, 0xc1, 4, R(RCX)); asm_b1(&g->a, 16);                  /* shl rcx, 16 */
+	asm_op1(&g->a, 8, 0xc1, 7, R(RCX)); asm_b1(&g->a, 16);                  /* sar rcx, 16 */
+	asm_op1(&g->a, 8, 0x3b, RCX, R(RAX));                            /* cmp rcx, rax */
+	asm_jcc(&g->a, CC_NE, slow);
 }
 
 /* Push r8 (8 bytes) on the stack: the lookup of rsp - 8 may go slow. */
 static void push_r8(struct gen *g, struct memop *m)
 {
-	mov_load(g, 8, RSI, M(CPU, OFF_GPR(RSP)));
-	op1(g, 8, 0x8d, RSI, M(RSI, -8));
+	asm_mov_load(&g->a, 8, RSI, M(CPU, OFF_GPR(RSP)));
+	asm_op1(&g->a, 8, 0x8d, RSI, M(RSI, -8));
 	emit_tlb(g, EMU_WRITE, 8, m->slow);
-	mov_store(g, 8, M(RDX, 0), R8);
-	mov_store(g, 8, M(CPU, OFF_GPR(RSP)), RSI);
+	asm_mov_store(&g->a, 8, M(RDX, 0), R8);
+	asm_mov_store(&g->a, 8, M(CPU, OFF_GPR(RSP)), RSI);
 }
 
 /* The rel8/rel32 branch target of insn. */
@@ -713,19 +493,19 @@ static bool emit_shift(struct gen *g, unsigned i, const struct insn *insn)
 	loc = rm_operand(g, i, insn, EMU_WRITE, size, &m);
 	if (partial)
 		flags_load(g);
-	load_zx(g, size, RAX, loc);
+	asm_load_zx(&g->a, size, RAX, loc);
 	if (by_cl) {
-		mov_load(g, 1, RCX, M(CPU, OFF_GPR(1)));
-		op1(g, size, size == 1 ? 0xd2 : 0xd3, (int)n, R(RAX));
+		asm_mov_load(&g->a, 1, RCX, M(CPU, OFF_GPR(1)));
+		asm_op1(&g->a, size, size == 1 ? 0xd2 : 0xd3, (int)n, R(RAX));
 	} else {
-		op1(g, size, size == 1 ? 0xc0 : 0xc1, (int)n, R(RAX));
-		b1(g, (uint8_t)count);
+		asm_op1(&g->a, size, size == 1 ? 0xc0 : 0xc1, (int)n, R(RAX));
+		asm_b1(&g->a, (uint8_t)count);
 	}
 	flags_store(g);
 	if (insn->mod == 3)
 		store_guest(g, insn, insn->rm, size, RAX);
 	else {
-		mov_store(g, size, loc, RAX);
+		asm_mov_store(&g->a, size, loc, RAX);
 		memop_end(g, &m, false);
 	}
 	return true;
@@ -742,33 +522,33 @@ static bool emit_group3(struct gen *g, unsigned i, const struct insn *insn)
 	switch (n) {
 	case 0: case 1:                 /* TEST r/m, imm */
 		loc = rm_operand(g, i, insn, EMU_READ, size, &m);
-		load_zx(g, size, RAX, loc);
-		mov_imm(g, RCX, insn->imm & size_mask(size));
-		op1(g, size, size == 1 ? 0x84 : 0x85, RCX, R(RAX));
+		asm_load_zx(&g->a, size, RAX, loc);
+		asm_mov_imm(&g->a, RCX, insn->imm & size_mask(size));
+		asm_op1(&g->a, size, size == 1 ? 0x84 : 0x85, RCX, R(RAX));
 		flags_store(g);
 		break;
 	case 2: case 3:                 /* NOT, NEG */
 		loc = rm_operand(g, i, insn, EMU_WRITE, size, &m);
-		load_zx(g, size, RAX, loc);
-		op1(g, size, size == 1 ? 0xf6 : 0xf7, (int)n, R(RAX));
+		asm_load_zx(&g->a, size, RAX, loc);
+		asm_op1(&g->a, size, size == 1 ? 0xf6 : 0xf7, (int)n, R(RAX));
 		if (n == 3)
 			flags_store(g);
 		if (insn->mod == 3)
 			store_guest(g, insn, insn->rm, size, RAX);
 		else
-			mov_store(g, size, loc, RAX);
+			asm_mov_store(&g->a, size, loc, RAX);
 		break;
 	case 4: case 5:                 /* MUL, IMUL: rDX:rAX = rAX * r/m */
 		/* SF, ZF, AF and PF stay as they were on this host. */
 		flags_prepare(g);
 		loc = rm_operand(g, i, insn, EMU_READ, size, &m);
 		flags_load(g);
-		load_zx(g, size, RCX, loc);
+		asm_load_zx(&g->a, size, RCX, loc);
 		load_guest(g, insn, RAX, 0, size);
-		op1(g, size, size == 1 ? 0xf6 : 0xf7, (int)n, R(RCX));
+		asm_op1(&g->a, size, size == 1 ? 0xf6 : 0xf7, (int)n, R(RCX));
 		flags_store(g);
 		if (size == 1) {
-			mov_store(g, 2, M(CPU, OFF_GPR(0)), RAX);
+			asm_mov_store(&g->a, 2, M(CPU, OFF_GPR(0)), RAX);
 		} else {
 			store_guest(g, insn, 0, size, RAX);
 			store_guest(g, insn, 2, size, RDX);
@@ -794,13 +574,13 @@ static bool emit_group5(struct gen *g, unsigned i, const struct insn *insn, bool
 		flags_prepare(g);
 		loc = rm_operand(g, i, insn, EMU_WRITE, size, &m);
 		flags_load(g);
-		load_zx(g, size, RAX, loc);
-		op1(g, size, size == 1 ? 0xfe : 0xff, (int)n, R(RAX));
+		asm_load_zx(&g->a, size, RAX, loc);
+		asm_op1(&g->a, size, size == 1 ? 0xfe : 0xff, (int)n, R(RAX));
 		flags_store(g);
 		if (insn->mod == 3) {
 			store_guest(g, insn, insn->rm, size, RAX);
 		} else {
-			mov_store(g, size, loc, RAX);
+			asm_mov_store(&g->a, size, loc, RAX);
 			memop_end(g, &m, false);
 		}
 		return true;
@@ -811,19 +591,19 @@ static bool emit_group5(struct gen *g, unsigned i, const struct insn *insn, bool
 	 * non-canonical target and the push's lookup alike. */
 	if (insn->mod == 3) {
 		memop_begin(g, i, &m);
-		mov_load(g, 8, RAX, guest_reg(insn, insn->rm, 8));
+		asm_mov_load(&g->a, 8, RAX, guest_reg(insn, insn->rm, 8));
 	} else {
 		loc = rm_operand(g, i, insn, EMU_READ, 8, &m);
-		mov_load(g, 8, RAX, loc);
+		asm_mov_load(&g->a, 8, RAX, loc);
 	}
 	check_canonical_rax(g, m.slow);
-	mov_load(g, 8, R9, R(RAX));
+	asm_mov_load(&g->a, 8, R9, R(RAX));
 	if (n == 2) {
-		mov_imm(g, R8, insn->next_rip);
+		asm_mov_imm(&g->a, R8, insn->next_rip);
 		push_r8(g, &m);
 	}
-	mov_store(g, 8, M(CPU, OFF_RIP), R9);
-	bind(g, m.resume);
+	asm_mov_store(&g->a, 8, M(CPU, OFF_RIP), R9);
+	asm_bind(&g->a, m.resume);
 	exit_stored(g, i);
 	g->host_live = false;
 	*ends = true;
@@ -842,15 +622,15 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 		uint16_t taken = add_stub(g, STUB_EXIT_TO, 0, i + 1, branch_target(insn));
 
 		flags_for_condition(g);
-		jcc_to(g, op & 15, taken);
+		asm_jcc(&g->a, op & 15, taken);
 		return true;
 	}
 	if (op >= 0x90 && op <= 0x9f) {                 /* SETcc r/m8 */
 		if (insn->mod != 3)
 			return false;
 		flags_for_condition(g);
-		b1(g, 0x0f); b1(g, (uint8_t)op); b1(g, 0xc0);   /* setcc al */
-		mov_store(g, 1, guest_reg(insn, insn->rm, 1), RAX);
+		asm_b1(&g->a, 0x0f); asm_b1(&g->a, (uint8_t)op); asm_b1(&g->a, 0xc0);   /* setcc al */
+		asm_mov_store(&g->a, 1, guest_reg(insn, insn->rm, 1), RAX);
 		return true;
 	}
 	if (op >= 0x40 && op <= 0x4f) {                 /* CMOVcc reg, r/m */
@@ -858,8 +638,8 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 		loc = rm_operand(g, i, insn, EMU_READ, size, &m);
 		flags_load(g);
 		load_guest(g, insn, RAX, insn->reg, size);
-		load_zx(g, size, RCX, loc);
-		op2(g, size, (uint8_t)op, RAX, R(RCX));
+		asm_load_zx(&g->a, size, RCX, loc);
+		asm_op2(&g->a, size, (uint8_t)op, RAX, R(RCX));
 		store_guest(g, insn, insn->reg, size, RAX);
 		if (insn->mod != 3)
 			memop_end(g, &m, true);
@@ -870,8 +650,8 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 
 		load_guest(g, insn, RAX, reg, size);
 		if (size == 8)
-			b1(g, 0x48);
-		b1(g, 0x0f); b1(g, 0xc8);                       /* bswap eax/rax */
+			asm_b1(&g->a, 0x48);
+		asm_b1(&g->a, 0x0f); asm_b1(&g->a, 0xc8);                       /* bswap eax/rax */
 		store_guest(g, insn, reg, size, RAX);
 		return true;
 	}
@@ -891,11 +671,11 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 		flags_load(g);
 		load_guest(g, insn, RAX, insn->rm, size);
 		if (op == 0xba) {
-			op2(g, size, 0xba, (int)n, R(RAX));
-			b1(g, (uint8_t)insn->imm);
+			asm_op2(&g->a, size, 0xba, (int)n, R(RAX));
+			asm_b1(&g->a, (uint8_t)insn->imm);
 		} else {
 			load_guest(g, insn, RCX, insn->reg, size);
-			op2(g, size, (uint8_t)op, RCX, R(RAX));
+			asm_op2(&g->a, size, (uint8_t)op, RCX, R(RAX));
 		}
 		flags_store(g);
 		if (n != 4)
@@ -907,8 +687,8 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 		loc = rm_operand(g, i, insn, EMU_READ, size, &m);
 		flags_load(g);
 		load_guest(g, insn, RAX, insn->reg, size);
-		load_zx(g, size, RCX, loc);
-		op2(g, size, 0xaf, RAX, R(RCX));
+		asm_load_zx(&g->a, size, RCX, loc);
+		asm_op2(&g->a, size, 0xaf, RAX, R(RCX));
 		flags_store(g);
 		store_guest(g, insn, insn->reg, size, RAX);
 		if (insn->mod != 3)
@@ -918,7 +698,7 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 		unsigned from = (op & 1) ? 2 : 1;
 
 		loc = rm_operand(g, i, insn, EMU_READ, from, &m);
-		op2(g, size == 8 ? 8 : 4, (uint8_t)op, RAX, loc);
+		asm_op2(&g->a, size == 8 ? 8 : 4, (uint8_t)op, RAX, loc);
 		store_guest(g, insn, insn->reg, size, RAX);
 		if (insn->mod != 3)
 			memop_end(g, &m, true);
@@ -965,29 +745,29 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 				flags_load(g);
 			switch (form) {
 			case 0: case 1:             /* r/m op= reg */
-				load_zx(g, size, RAX, rmloc);
+				asm_load_zx(&g->a, size, RAX, rmloc);
 				load_guest(g, insn, RCX, insn->reg, size);
-				op1(g, size, alu_opcode(n, size), RCX, R(RAX));
+				asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
 				flags_store(g);
 				if (n != 7) {
 					if (mem)
-						mov_store(g, size, rmloc, RAX);
+						asm_mov_store(&g->a, size, rmloc, RAX);
 					else
 						store_guest(g, insn, insn->rm, size, RAX);
 				}
 				break;
 			case 2: case 3:             /* reg op= r/m */
 				load_guest(g, insn, RAX, insn->reg, size);
-				load_zx(g, size, RCX, rmloc);
-				op1(g, size, alu_opcode(n, size), RCX, R(RAX));
+				asm_load_zx(&g->a, size, RCX, rmloc);
+				asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
 				flags_store(g);
 				if (n != 7)
 					store_guest(g, insn, insn->reg, size, RAX);
 				break;
 			default:                    /* AL/eAX op= imm */
 				load_guest(g, insn, RAX, 0, size);
-				mov_imm(g, RCX, insn->imm & size_mask(size));
-				op1(g, size, alu_opcode(n, size), RCX, R(RAX));
+				asm_mov_imm(&g->a, RCX, insn->imm & size_mask(size));
+				asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
 				flags_store(g);
 				if (n != 7)
 					store_guest(g, insn, 0, size, RAX);
@@ -1014,13 +794,13 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			}
 			if (n == 2 || n == 3)
 				flags_load(g);
-			load_zx(g, size, RAX, rmloc);
-			mov_imm(g, RCX, insn->imm & size_mask(size));
-			op1(g, size, alu_opcode(n, size), RCX, R(RAX));
+			asm_load_zx(&g->a, size, RAX, rmloc);
+			asm_mov_imm(&g->a, RCX, insn->imm & size_mask(size));
+			asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
 			flags_store(g);
 			if (n != 7) {
 				if (mem)
-					mov_store(g, size, rmloc, RAX);
+					asm_mov_store(&g->a, size, rmloc, RAX);
 				else
 					store_guest(g, insn, insn->rm, size, RAX);
 			}
@@ -1038,9 +818,9 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			} else {
 				rmloc = guest_reg(insn, insn->rm, size);
 			}
-			load_zx(g, size, RAX, rmloc);
+			asm_load_zx(&g->a, size, RAX, rmloc);
 			load_guest(g, insn, RCX, insn->reg, size);
-			op1(g, size, size == 1 ? 0x84 : 0x85, RCX, R(RAX));
+			asm_op1(&g->a, size, size == 1 ? 0x84 : 0x85, RCX, R(RAX));
 			flags_store(g);
 			if (mem)
 				memop_end(g, &m, false);
@@ -1048,8 +828,8 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 		case 0xa8: case 0xa9:                   /* TEST AL/eAX, imm */
 			size = op == 0xa8 ? 1 : insn->opsize;
 			load_guest(g, insn, RAX, 0, size);
-			mov_imm(g, RCX, insn->imm & size_mask(size));
-			op1(g, size, size == 1 ? 0x84 : 0x85, RCX, R(RAX));
+			asm_mov_imm(&g->a, RCX, insn->imm & size_mask(size));
+			asm_op1(&g->a, size, size == 1 ? 0x84 : 0x85, RCX, R(RAX));
 			flags_store(g);
 			return true;
 		case 0x88: case 0x89:                   /* MOV r/m, reg */
@@ -1059,7 +839,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 				memop_begin(g, i, &m);
 				emit_linear(g, insn);
 				emit_tlb(g, EMU_WRITE, size, m.slow);
-				mov_store(g, size, M(RDX, 0), R8);
+				asm_mov_store(&g->a, size, M(RDX, 0), R8);
 				memop_end(g, &m, true);
 			} else {
 				store_guest(g, insn, insn->rm, size, R8);
@@ -1071,7 +851,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 				memop_begin(g, i, &m);
 				emit_linear(g, insn);
 				emit_tlb(g, EMU_READ, size, m.slow);
-				load_zx(g, size, RAX, M(RDX, 0));
+				asm_load_zx(&g->a, size, RAX, M(RDX, 0));
 				store_guest(g, insn, insn->reg, size, RAX);
 				memop_end(g, &m, true);
 			} else {
@@ -1083,12 +863,12 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			if (insn->reg & 7)
 				return false;
 			size = bw_size(insn);
-			mov_imm(g, R8, insn->imm & size_mask(size));
+			asm_mov_imm(&g->a, R8, insn->imm & size_mask(size));
 			if (mem) {
 				memop_begin(g, i, &m);
 				emit_linear(g, insn);
 				emit_tlb(g, EMU_WRITE, size, m.slow);
-				mov_store(g, size, M(RDX, 0), R8);
+				asm_mov_store(&g->a, size, M(RDX, 0), R8);
 				memop_end(g, &m, true);
 			} else {
 				store_guest(g, insn, insn->rm, size, R8);
@@ -1099,12 +879,12 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 				return false;
 			emit_ea(g, insn);
 			if (insn->opsize == 2)
-				mov_store(g, 2, M(CPU, OFF_GPR(insn->reg)), RSI);
+				asm_mov_store(&g->a, 2, M(CPU, OFF_GPR(insn->reg)), RSI);
 			else if (insn->opsize == 4) {
-				op1(g, 4, 0x89, RSI, R(RSI));
-				mov_store(g, 8, M(CPU, OFF_GPR(insn->reg)), RSI);
+				asm_op1(&g->a, 4, 0x89, RSI, R(RSI));
+				asm_mov_store(&g->a, 8, M(CPU, OFF_GPR(insn->reg)), RSI);
 			} else {
-				mov_store(g, 8, M(CPU, OFF_GPR(insn->reg)), RSI);
+				asm_mov_store(&g->a, 8, M(CPU, OFF_GPR(insn->reg)), RSI);
 			}
 			return true;
 		}
@@ -1112,7 +892,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			uint16_t taken = add_stub(g, STUB_EXIT_TO, 0, i + 1, branch_target(insn));
 
 			flags_for_condition(g);
-			jcc_to(g, op & 15, taken);
+			asm_jcc(&g->a, op & 15, taken);
 			return true;
 		}
 		if (op >= 0x50 && op <= 0x57 && insn->opsize == 8) {   /* PUSH reg */
@@ -1124,12 +904,12 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 		}
 		if (op >= 0x58 && op <= 0x5f && insn->opsize == 8) {   /* POP reg */
 			memop_begin(g, i, &m);
-			mov_load(g, 8, RSI, M(CPU, OFF_GPR(RSP)));
+			asm_mov_load(&g->a, 8, RSI, M(CPU, OFF_GPR(RSP)));
 			emit_tlb(g, EMU_READ, 8, m.slow);
-			mov_load(g, 8, R8, M(RDX, 0));
-			op1(g, 8, 0x8d, RSI, M(RSI, 8));
-			mov_store(g, 8, M(CPU, OFF_GPR(RSP)), RSI);
-			mov_store(g, 8, M(CPU, OFF_GPR((op & 7) | ((insn->rex & 1) ? 8 : 0))), R8);
+			asm_mov_load(&g->a, 8, R8, M(RDX, 0));
+			asm_op1(&g->a, 8, 0x8d, RSI, M(RSI, 8));
+			asm_mov_store(&g->a, 8, M(CPU, OFF_GPR(RSP)), RSI);
+			asm_mov_store(&g->a, 8, M(CPU, OFF_GPR((op & 7) | ((insn->rex & 1) ? 8 : 0))), R8);
 			memop_end(g, &m, true);
 			return true;
 		}
@@ -1138,7 +918,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			if (insn->opsize != 8)
 				return false;
 			memop_begin(g, i, &m);
-			mov_imm(g, R8, insn->imm);
+			asm_mov_imm(&g->a, R8, insn->imm);
 			push_r8(g, &m);
 			memop_end(g, &m, true);
 			return true;
@@ -1146,7 +926,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			if (insn->opsize != 8)
 				return false;
 			rmloc = rm_operand(g, i, insn, EMU_READ, 4, &m);
-			op1(g, 8, 0x63, RAX, rmloc);
+			asm_op1(&g->a, 8, 0x63, RAX, rmloc);
 			store_guest(g, insn, insn->reg, 8, RAX);
 			if (mem)
 				memop_end(g, &m, true);
@@ -1156,13 +936,13 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			flags_prepare(g);
 			rmloc = rm_operand(g, i, insn, EMU_READ, size, &m);
 			flags_load(g);
-			load_zx(g, size, RCX, rmloc);
-			op1(g, size, 0x69, RAX, R(RCX));
+			asm_load_zx(&g->a, size, RCX, rmloc);
+			asm_op1(&g->a, size, 0x69, RAX, R(RCX));
 			if (size == 2) {
-				b1(g, (uint8_t)insn->imm);
-				b1(g, (uint8_t)(insn->imm >> 8));
+				asm_b1(&g->a, (uint8_t)insn->imm);
+				asm_b1(&g->a, (uint8_t)(insn->imm >> 8));
 			} else {
-				b4(g, (uint32_t)insn->imm);
+				asm_b4(&g->a, (uint32_t)insn->imm);
 			}
 			flags_store(g);
 			store_guest(g, insn, insn->reg, size, RAX);
@@ -1174,12 +954,12 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 		case 0x98:                              /* CBW, CWDE, CDQE */
 		case 0x99:                              /* CWD, CDQ, CQO */
 			size = insn->opsize;
-			mov_load(g, 8, RAX, M(CPU, OFF_GPR(0)));
+			asm_mov_load(&g->a, 8, RAX, M(CPU, OFF_GPR(0)));
 			if (size == 2)
-				b1(g, 0x66);
+				asm_b1(&g->a, 0x66);
 			else if (size == 8)
-				b1(g, 0x48);
-			b1(g, (uint8_t)op);
+				asm_b1(&g->a, 0x48);
+			asm_b1(&g->a, (uint8_t)op);
 			store_guest(g, insn, op == 0x98 ? 0 : 2, size, op == 0x98 ? RAX : RDX);
 			return true;
 		case 0xc0: case 0xc1: case 0xd0: case 0xd1: case 0xd2: case 0xd3:
@@ -1194,11 +974,11 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			return true;
 		case 0xe8:                              /* CALL rel32 */
 			memop_begin(g, i, &m);
-			mov_imm(g, R8, insn->next_rip);
+			asm_mov_imm(&g->a, R8, insn->next_rip);
 			push_r8(g, &m);
 			/* The handler comes back here only when the target is
 			 * the next instruction: rip is the target either way. */
-			bind(g, m.resume);
+			asm_bind(&g->a, m.resume);
 			exit_to(g, i, branch_target(insn));
 			*ends = true;
 			return true;
@@ -1206,14 +986,14 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			if (insn->opsize != 8)
 				return false;
 			memop_begin(g, i, &m);
-			mov_load(g, 8, RSI, M(CPU, OFF_GPR(RSP)));
+			asm_mov_load(&g->a, 8, RSI, M(CPU, OFF_GPR(RSP)));
 			emit_tlb(g, EMU_READ, 8, m.slow);
-			mov_load(g, 8, RAX, M(RDX, 0));
+			asm_mov_load(&g->a, 8, RAX, M(RDX, 0));
 			check_canonical_rax(g, m.slow);
-			op1(g, 8, 0x8d, RSI, M(RSI, 8));
-			mov_store(g, 8, M(CPU, OFF_GPR(RSP)), RSI);
-			mov_store(g, 8, M(CPU, OFF_RIP), RAX);
-			bind(g, m.resume);
+			asm_op1(&g->a, 8, 0x8d, RSI, M(RSI, 8));
+			asm_mov_store(&g->a, 8, M(CPU, OFF_GPR(RSP)), RSI);
+			asm_mov_store(&g->a, 8, M(CPU, OFF_RIP), RAX);
+			asm_bind(&g->a, m.resume);
 			exit_stored(g, i);
 			*ends = true;
 			return true;
@@ -1222,7 +1002,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			unsigned reg = (op & 7) | ((insn->rex & 1) ? 8 : 0);
 
 			size = op < 0xb8 ? 1 : insn->opsize;
-			mov_imm(g, RAX, insn->imm & size_mask(size));
+			asm_mov_imm(&g->a, RAX, insn->imm & size_mask(size));
 			store_guest(g, insn, reg, size, RAX);
 			return true;
 		}
@@ -1242,13 +1022,13 @@ static void emit_stubs(struct gen *g)
 	for (unsigned s = 0; s < g->nstubs; s++) {
 		struct stub st = g->stubs[s];
 
-		bind(g, st.label);
+		asm_bind(&g->a, st.label);
 		switch (st.kind) {
 		case STUB_SLOW: {
 			bool live = g->host_live, known = g->known_host;
 
 			emit_handler_call(g, st.index);
-			jmp_to(g, st.resume);
+			asm_jmp(&g->a, st.resume);
 			g->host_live = live;
 			g->known_host = known;
 			break;
@@ -1258,7 +1038,7 @@ static void emit_stubs(struct gen *g)
 			break;
 		case STUB_EXIT:
 			count_to_eax(g, st.count);
-			jmp_to(g, g->epilogue);
+			asm_jmp(&g->a, g->epilogue);
 			break;
 		}
 	}
@@ -1270,23 +1050,23 @@ static void translate(struct gen *g)
 	unsigned i;
 
 	/* Prologue: five pushes keep the stack 16-byte aligned for calls. */
-	b1(g, 0x53);                                  /* push rbx */
-	b1(g, 0x41); b1(g, 0x54);                     /* push r12 */
-	b1(g, 0x41); b1(g, 0x55);                     /* push r13 */
-	b1(g, 0x41); b1(g, 0x56);                     /* push r14 */
-	b1(g, 0x41); b1(g, 0x57);                     /* push r15 */
-	mov_load(g, 8, CPU, R(RDI));
-	mov_load(g, 8, TLBE, M(CPU, OFF_TLB));
-	mov_load(g, 8, CODEMAP, M(CPU, OFF_CODE_MAP));
-	mov_load(g, 8, CODEMAP, M(CODEMAP, MAP_OFF_CODE));
-	mov_imm(g, HOPS, MAX_SELF_LOOPS);
-	op1(g, 4, 0x31, DONE, R(DONE));               /* xor r15d, r15d */
-	g->epilogue = new_label(g);
-	g->chain_entry = new_label(g);
-	bind(g, g->chain_entry);
-	op1(g, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); b1(g, 0);
+	asm_b1(&g->a, 0x53);                                  /* push rbx */
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x54);                     /* push r12 */
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x55);                     /* push r13 */
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x56);                     /* push r14 */
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x57);                     /* push r15 */
+	asm_mov_load(&g->a, 8, CPU, R(RDI));
+	asm_mov_load(&g->a, 8, TLBE, M(CPU, OFF_TLB));
+	asm_mov_load(&g->a, 8, CODEMAP, M(CPU, OFF_CODE_MAP));
+	asm_mov_load(&g->a, 8, CODEMAP, M(CODEMAP, MAP_OFF_CODE));
+	asm_mov_imm(&g->a, HOPS, MAX_SELF_LOOPS);
+	asm_op1(&g->a, 4, 0x31, DONE, R(DONE));               /* xor r15d, r15d */
+	g->epilogue = asm_label(&g->a);
+	g->chain_entry = asm_label(&g->a);
+	asm_bind(&g->a, g->chain_entry);
+	asm_op1(&g->a, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); asm_b1(&g->a, 0);
 
-	for (i = 0; i < b->ninsns && !g->full; i++) {
+	for (i = 0; i < b->ninsns && !g->a.full; i++) {
 		bool ends = false;
 
 		if (!emit_native(g, i, &ends))
@@ -1296,20 +1076,14 @@ static void translate(struct gen *g)
 	}
 	if (i == b->ninsns)
 		exit_with(g, b->ninsns, b->insns[b->ninsns - 1].insn.next_rip);
-	bind(g, g->epilogue);
-	b1(g, 0x41); b1(g, 0x5f);                     /* pop r15 */
-	b1(g, 0x41); b1(g, 0x5e);                     /* pop r14 */
-	b1(g, 0x41); b1(g, 0x5d);                     /* pop r13 */
-	b1(g, 0x41); b1(g, 0x5c);                     /* pop r12 */
-	b1(g, 0x5b);                                  /* pop rbx */
-	b1(g, 0xc3);                                  /* ret */
+	asm_bind(&g->a, g->epilogue);
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x5f);                     /* pop r15 */
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x5e);                     /* pop r14 */
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x5d);                     /* pop r13 */
+	asm_b1(&g->a, 0x41); asm_b1(&g->a, 0x5c);                     /* pop r12 */
+	asm_b1(&g->a, 0x5b);                                  /* pop rbx */
+	asm_b1(&g->a, 0xc3);                                  /* ret */
 	emit_stubs(g);
-	for (unsigned f = 0; f < g->nfix && !g->full; f++) {
-		uint32_t at = g->fix[f].at, to = g->label_pos[g->fix[f].label];
-		int32_t rel = (int32_t)(to - (at + 4));
-
-		memcpy(g->start + at, &rel, 4);
-	}
 }
 
 /* ---- the translator ----------------------------------------------------- */
@@ -1358,19 +1132,18 @@ emu_jit_code emu_jit_code_of(struct emu_jit *jit, struct emu_cpu *cpu, struct em
 	g = calloc(1, sizeof(*g));
 	if (!g)
 		return NULL;
-	g->start = g->p = jit->buf + jit->used;
-	g->end = g->start + BLOCK_CODE_MAX;
+	asm_init(&g->a, jit->buf + jit->used, BLOCK_CODE_MAX);
 	g->block = b;
 	g->user = cpu->cpl == 3;
 	g->page_gen = &cpu->code_map->gen[b->pa >> 12];
 	translate(g);
-	if (g->full) {
+	if (!asm_finish(&g->a)) {
 		b->heat = UINT16_MAX;  /* too big: stays interpreted */
 		free(g);
 		return NULL;
 	}
-	code = (emu_jit_code)(void *)g->start;
-	jit->used += (size_t)(g->p - g->start);
+	code = (emu_jit_code)(void *)g->a.start;
+	jit->used += (size_t)(g->a.p - g->a.start);
 	jit->used = (jit->used + 15) & ~(size_t)15;
 	free(g);
 	b->code = code;
