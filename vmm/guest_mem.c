@@ -92,6 +92,7 @@ int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, 
 	if (!dst)
 		return -EFAULT;
 	memcpy(dst, src, len);
+	guest_mem_note_write(mem, gpa, len);
 	return 0;
 }
 

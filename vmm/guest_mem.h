@@ -27,6 +27,12 @@ struct guest_mem {
 	uint64_t ram_size;     /* total guest RAM in bytes */
 	unsigned nregions;
 	struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS];
+	/* Told of every write the VMM (a device, not a vCPU) makes into guest
+	 * RAM while the guest runs, so that the software core drops code it
+	 * decoded from those bytes. Set by the accelerator; NULL: no one
+	 * listens (KVM). */
+	void (*written)(void *opaque, uint64_t gpa, uint64_t len);
+	void *written_opaque;
 };
 
 /* ram_size must be a non-zero multiple of 4 KiB and at most
@@ -43,6 +49,14 @@ bool guest_mem_is_ram(const struct guest_mem *mem, uint64_t gpa, uint64_t len);
 /* Copy in/out; 0 or -EFAULT when the range is not wholly RAM. */
 int guest_mem_read(const struct guest_mem *mem, uint64_t gpa, void *dst, size_t len);
 int guest_mem_write(const struct guest_mem *mem, uint64_t gpa, const void *src, size_t len);
+
+/* A device wrote [gpa, gpa + len) through a host pointer. guest_mem_write
+ * does this itself. */
+static inline void guest_mem_note_write(const struct guest_mem *mem, uint64_t gpa, uint64_t len)
+{
+	if (mem->written && len)
+		mem->written(mem->written_opaque, gpa, len);
+}
 
 /* The highest guest-physical address + 1 that is RAM. */
 uint64_t guest_mem_end(const struct guest_mem *mem);

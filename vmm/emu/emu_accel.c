@@ -152,6 +152,12 @@ static void pic_intr_changed(void *opaque, bool level)
 		emu_lapic_set_lint0(e->vcpus[0]->cpu.lapic, level);
 }
 
+/* Devices' writes into guest RAM (guest_mem.h) reach the code map too. */
+static void note_device_write(void *opaque, uint64_t gpa, uint64_t len)
+{
+	emu_code_map_note_write(opaque, gpa, len);
+}
+
 static int emu_vm_create(struct vm *vm)
 {
 	struct emu_vm *e = calloc(1, sizeof(*e));
@@ -170,6 +176,8 @@ static int emu_vm_create(struct vm *vm)
 	}
 	if (!e->vcpus || !e->router || !e->code_map)
 		return -ENOMEM;
+	vm->mem.written = note_device_write;
+	vm->mem.written_opaque = e->code_map;
 	e->ioapic = ioapic_create(&vm->platform, apic_router_bus(e->router));
 	e->pic = i8259_create(&vm->platform, pic_intr_changed, e);
 	e->pit = i8254_create(&vm->platform, now_ns);
@@ -194,6 +202,7 @@ static void emu_vm_destroy(struct vm *vm)
 		ioapic_destroy(e->ioapic);
 	if (e->router)
 		apic_router_destroy(e->router);
+	vm->mem.written = NULL;
 	emu_code_map_free(e->code_map);
 	free(e->vcpus);
 	free(e);
