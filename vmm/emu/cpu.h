@@ -191,6 +191,9 @@ struct emu_cpu {
 	 * writing instruction and is decoded afresh. */
 	const uint8_t *code_watch_lo, *code_watch_hi;
 	bool smc_hit;
+	/* Instructions translated code completed before the handler it is
+	 * calling, which may fault: the budget counts them then. */
+	uint32_t jit_done;
 	struct emu_tlb *tlb;
 	struct guest_mem *mem;
 	struct emu_lapic *lapic;

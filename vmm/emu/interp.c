@@ -185,6 +185,7 @@ static void run_block(struct emu_cpu *cpu, const struct exec_table *table,
 
 		if (jitted) {
 			*done += jitted(cpu);
+			cpu->jit_done = 0;
 			goto out;
 		}
 	}
@@ -217,7 +218,8 @@ enum emu_stop emu_run(struct emu_cpu *cpu, const struct exec_table *table, uint6
 	if (setjmp(fault)) {
 		/* An instruction raised cpu->event: deliver it from the
 		 * faulting instruction's boundary. */
-		done++;
+		done += 1 + cpu->jit_done;
+		cpu->jit_done = 0;
 		/* A block the fault left may have written its own bytes: its
 		 * page's generation says so at its next entry. */
 		cpu->code_watch_lo = cpu->code_watch_hi = NULL;

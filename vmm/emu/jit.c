@@ -70,6 +70,7 @@ struct emu_jit {
 #define OFF_FLAGS_DST ((int32_t)offsetof(struct emu_cpu, flags.dst))
 #define OFF_SHADOW    ((int32_t)offsetof(struct emu_cpu, interrupt_shadow))
 #define OFF_SMC_HIT   ((int32_t)offsetof(struct emu_cpu, smc_hit))
+#define OFF_JIT_DONE  ((int32_t)offsetof(struct emu_cpu, jit_done))
 #define OFF_MODE      ((int32_t)offsetof(struct emu_cpu, mode))
 #define OFF_TLB       ((int32_t)offsetof(struct emu_cpu, tlb))
 #define OFF_CODE_MAP  ((int32_t)offsetof(struct emu_cpu, code_map))
@@ -339,6 +340,9 @@ static void emit_handler_call(struct gen *g, unsigned i)
 	uint64_t rip = i ? g->block->insns[i - 1].insn.next_rip : g->block->rip;
 
 	store_rip(g, rip);
+	/* What completed before it, should it fault. */
+	asm_op1(&g->a, 4, 0x8d, RAX, M(DONE, (int32_t)i));          /* lea eax, [r15 + i] */
+	asm_mov_store(&g->a, 4, M(CPU, OFF_JIT_DONE), RAX);
 	asm_op1(&g->a, 1, 0xc6, 0, M(CPU, OFF_SHADOW)); asm_b1(&g->a, 0);
 	asm_mov_load(&g->a, 8, RDI, R(CPU));
 	asm_mov_imm(&g->a, RSI, (uint64_t)(uintptr_t)&bi->insn);
