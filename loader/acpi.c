@@ -86,10 +86,11 @@ _Static_assert(ACPI_TABLES_ADDR + ACPI_TABLES_SIZE <= MPTABLE_CONFIG_ADDR,
 /* The DSDT's AML:
  *   Name (_S5, Package () { 5, 5, 0, 0 })
  *   Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId ("PNP0A03"))
- *                                  Name (_UID, 0) } }
+ *                                  Name (_UID, 0) }
+ *                  one Device (VRnn) per virtio-mmio device, below }
  * The root bridge is there because Linux, once ACPI is on, enumerates PCI
  * only below the host bridges the namespace declares. */
-static const uint8_t dsdt_aml[] = {
+static const uint8_t dsdt_s5[] = {
 	0x08,                    /* NameOp */
 	'_', 'S', '5', '_',      /* NameSeg "_S5_" */
 	0x12,                    /* PackageOp */
@@ -99,10 +100,13 @@ static const uint8_t dsdt_aml[] = {
 	0x0A, ACPI_S5_SLP_TYP,   /* BytePrefix: SLP_TYP for PM1b_CNT */
 	0x00,                    /* ZeroOp: reserved */
 	0x00,                    /* ZeroOp: reserved */
+};
 
-	0x10,                    /* ScopeOp */
-	0x1D,                    /* PkgLength: 29 bytes, this one included */
+static const uint8_t dsdt_sb_name[] = {
 	'\\', '_', 'S', 'B', '_', /* NameString "\_SB_" (RootChar, NameSeg) */
+};
+
+static const uint8_t dsdt_pci0[] = {
 	0x5B, 0x82,              /* DeviceOp (ExtOpPrefix, 0x82) */
 	0x15,                    /* PkgLength: 21 bytes, this one included */
 	'P', 'C', 'I', '0',      /* NameSeg "PCI0" */
@@ -114,6 +118,131 @@ static const uint8_t dsdt_aml[] = {
 	'_', 'U', 'I', 'D',      /* NameSeg "_UID" */
 	0x00,                    /* ZeroOp */
 };
+
+/* A virtio-mmio device, as Linux's virtio_mmio driver matches it:
+ *   Device (VRnn) {
+ *       Name (_HID, "LNRO0005")
+ *       Name (_UID, nn)
+ *       Name (_CRS, ResourceTemplate () {
+ *           Memory32Fixed (ReadWrite, base, size)
+ *           Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) { gsi }
+ *       })
+ *   }
+ * The Interrupt descriptor is what makes the OS program the IOAPIC pin
+ * (GSI >= 16: no MADT override applies) level-triggered and active high,
+ * as virtio_mmio.c drives the line. */
+#define VIRTIO_CRS_SIZE   23     /* 12 + 9 + 2 bytes of resource descriptors */
+#define VIRTIO_DEV_BODY   58     /* NameSeg (4), _HID (15), _UID (7), _CRS (32) */
+#define VIRTIO_DEV_AML    61     /* DeviceOp (2), PkgLength (1), body */
+#define RES_MEMORY32_FIXED 0x86  /* large item, 9 bytes of data */
+#define RES_EXT_IRQ        0x89  /* large item */
+#define RES_END_TAG        0x79  /* small item, 1 byte: checksum 0 = none */
+#define EXT_IRQ_CONSUMER   0x01  /* level (bit 1 clear), active high (bit 2
+				  * clear), exclusive (bit 3 clear) */
+
+static uint8_t hex_digit(unsigned v)
+{
+	return (uint8_t)(v < 10 ? '0' + v : 'A' + v - 10);
+}
+
+static uint8_t *put_virtio_mmio_device(uint8_t *p, unsigned index,
+				       const struct loader_virtio_mmio *d)
+{
+	static const char hid[] = "LNRO0005";
+
+	*p++ = 0x5B;                           /* DeviceOp */
+	*p++ = 0x82;
+	*p++ = VIRTIO_DEV_BODY + 1;            /* PkgLength, one byte */
+	*p++ = 'V';
+	*p++ = 'R';
+	*p++ = hex_digit((index >> 4) & 0xF);
+	*p++ = hex_digit(index & 0xF);
+
+	*p++ = 0x08;                           /* NameOp */
+	memcpy(p, "_HID", 4);
+	p += 4;
+	*p++ = 0x0D;                           /* StringPrefix */
+	memcpy(p, hid, sizeof(hid));           /* with its NUL */
+	p += sizeof(hid);
+
+	*p++ = 0x08;                           /* NameOp */
+	memcpy(p, "_UID", 4);
+	p += 4;
+	*p++ = 0x0A;                           /* BytePrefix */
+	*p++ = (uint8_t)index;
+
+	*p++ = 0x08;                           /* NameOp */
+	memcpy(p, "_CRS", 4);
+	p += 4;
+	*p++ = 0x11;                           /* BufferOp */
+	*p++ = 1 + 2 + VIRTIO_CRS_SIZE;        /* PkgLength, one byte */
+	*p++ = 0x0A;                           /* BufferSize: BytePrefix */
+	*p++ = VIRTIO_CRS_SIZE;
+	*p++ = RES_MEMORY32_FIXED;
+	put_le16(p, 9);
+	p += 2;
+	*p++ = 0x01;                           /* read-write */
+	put_le32(p, (uint32_t)d->base);
+	put_le32(p + 4, d->size);
+	p += 8;
+	*p++ = RES_EXT_IRQ;
+	put_le16(p, 6);
+	p += 2;
+	*p++ = EXT_IRQ_CONSUMER;
+	*p++ = 1;                              /* one interrupt */
+	put_le32(p, d->gsi);
+	p += 4;
+	*p++ = RES_END_TAG;
+	*p++ = 0;
+	return p;
+}
+
+_Static_assert(VIRTIO_DEV_BODY + 1 <= 0x3F, "a virtio device's PkgLength fits one byte");
+
+/* AML PkgLength for body bytes that follow it; returns the bytes it took. */
+static size_t put_pkglength(uint8_t *p, size_t body)
+{
+	size_t n = body + 1 <= 0x3F ? 1 : body + 2 <= 0xFFF ? 2 : 3;
+	size_t len = body + n;
+
+	if (n == 1) {
+		p[0] = (uint8_t)len;
+		return 1;
+	}
+	p[0] = (uint8_t)(((n - 1) << 6) | (len & 0xF));
+	for (size_t i = 1; i < n; i++)
+		p[i] = (uint8_t)(len >> (4 + 8 * (i - 1)));
+	return n;
+}
+
+/* The scope's body: its name, PCI0 and the virtio devices. */
+#define SB_BODY_MAX (sizeof(dsdt_sb_name) + sizeof(dsdt_pci0) + \
+		     ACPI_MAX_VIRTIO_MMIO * VIRTIO_DEV_AML)
+#define DSDT_AML_MAX (sizeof(dsdt_s5) + 1 + 3 + SB_BODY_MAX)
+
+/* The DSDT's definition blocks into out (DSDT_AML_MAX bytes); returns
+ * their length. */
+static size_t build_dsdt_aml(uint8_t *out, const struct loader_virtio_mmio *virtio,
+			     unsigned nvirtio)
+{
+	uint8_t sb[SB_BODY_MAX], *p = sb;
+	size_t sb_len, n = 0;
+
+	memcpy(p, dsdt_sb_name, sizeof(dsdt_sb_name));
+	p += sizeof(dsdt_sb_name);
+	memcpy(p, dsdt_pci0, sizeof(dsdt_pci0));
+	p += sizeof(dsdt_pci0);
+	for (unsigned i = 0; i < nvirtio; i++)
+		p = put_virtio_mmio_device(p, i, &virtio[i]);
+	sb_len = (size_t)(p - sb);
+
+	memcpy(out, dsdt_s5, sizeof(dsdt_s5));
+	n = sizeof(dsdt_s5);
+	out[n++] = 0x10;                       /* ScopeOp */
+	n += put_pkglength(out + n, sb_len);
+	memcpy(out + n, sb, sb_len);
+	return n + sb_len;
+}
 
 struct window {
 	uint8_t *buf;
@@ -243,11 +372,35 @@ static void build_madt(uint8_t *t, unsigned ncpus)
 	finish(t, len);
 }
 
-int acpi_write_tables(struct guest_mem *mem, unsigned ncpus, uint64_t *rsdp_addr)
+static bool virtio_mmio_describable(const struct loader_virtio_mmio *virtio, unsigned nvirtio)
+{
+	if (nvirtio > ACPI_MAX_VIRTIO_MMIO) {
+		log_error("%u virtio-mmio devices cannot be described in the DSDT (at most %u)",
+			  nvirtio, ACPI_MAX_VIRTIO_MMIO);
+		return false;
+	}
+	for (unsigned i = 0; i < nvirtio; i++) {
+		const struct loader_virtio_mmio *d = &virtio[i];
+
+		if (d->size == 0 || d->base >= 0x100000000ull ||
+		    d->size > 0x100000000ull - d->base || d->gsi < 16 || d->gsi >= IOAPIC_PINS) {
+			log_error("internal error: virtio-mmio device at 0x%llx (0x%x bytes, GSI %u) "
+				  "cannot be described in the DSDT", (unsigned long long)d->base,
+				  d->size, d->gsi);
+			return false;
+		}
+	}
+	return true;
+}
+
+int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
+		      const struct loader_virtio_mmio *virtio, unsigned nvirtio,
+		      uint64_t *rsdp_addr)
 {
 	struct window w = { 0 };
 	uint64_t rsdp, facs, xsdt, fadt, dsdt, madt;
-	uint32_t xsdt_len = HDR_SIZE + 2 * 8, dsdt_len = HDR_SIZE + sizeof(dsdt_aml);
+	uint8_t aml[DSDT_AML_MAX];
+	uint32_t xsdt_len = HDR_SIZE + 2 * 8, dsdt_len;
 	uint8_t *t;
 	int rc = -1;
 
@@ -256,6 +409,9 @@ int acpi_write_tables(struct guest_mem *mem, unsigned ncpus, uint64_t *rsdp_addr
 			  ACPI_MAX_CPUS);
 		return -1;
 	}
+	if (!virtio_mmio_describable(virtio, nvirtio))
+		return -1;
+	dsdt_len = HDR_SIZE + (uint32_t)build_dsdt_aml(aml, virtio, nvirtio);
 	w.buf = calloc(1, ACPI_TABLES_SIZE);
 	if (!w.buf) {
 		log_error("out of memory building the ACPI tables");
@@ -281,7 +437,7 @@ int acpi_write_tables(struct guest_mem *mem, unsigned ncpus, uint64_t *rsdp_addr
 
 	t = w.buf + dsdt;
 	put_header(t, "DSDT", dsdt_len, 2);  /* 2: 64-bit integers */
-	memcpy(t + HDR_SIZE, dsdt_aml, sizeof(dsdt_aml));
+	memcpy(t + HDR_SIZE, aml, dsdt_len - HDR_SIZE);
 	finish(t, dsdt_len);
 
 	build_fadt(w.buf + fadt, ACPI_TABLES_ADDR + facs, ACPI_TABLES_ADDR + dsdt);

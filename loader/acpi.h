@@ -13,8 +13,12 @@
  *         (2 bytes), SCI on IRQ 9, no SMI command port (ACPI is always
  *         enabled), no PM timer, no GPE blocks, no reset register;
  *         IAPC_BOOT_ARCH says legacy devices and an 8042 are present.
- *   DSDT: Name(_S5, Package(){ ACPI_S5_SLP_TYP, ACPI_S5_SLP_TYP, 0, 0 }) and
- *         the PCI root bridge \_SB.PCI0 (PNP0A03), so Linux scans bus 0.
+ *   DSDT: Name(_S5, Package(){ ACPI_S5_SLP_TYP, ACPI_S5_SLP_TYP, 0, 0 }),
+ *         the PCI root bridge \_SB.PCI0 (PNP0A03), so Linux scans bus 0, and
+ *         one \_SB.VRnn (_HID "LNRO0005", what Linux's virtio_mmio driver
+ *         matches) per virtio-mmio device given, its _CRS a Memory32Fixed
+ *         window and an Interrupt (level, active high, exclusive) on its
+ *         GSI (16 and up: no MADT override concerns them).
  *   MADT: local APICs at LAPIC_BASE, one enabled Processor Local APIC per
  *         vCPU (ACPI UID = APIC ID = index), the IOAPIC (id ncpus) at
  *         IOAPIC_BASE with GSI base 0, IRQ 0 -> GSI 2 (edge, high), IRQ 9
@@ -24,6 +28,7 @@
 
 #include <stdint.h>
 
+#include "loader/loader.h"
 #include "vmm/memory_map.h"
 
 struct guest_mem;
@@ -39,13 +44,19 @@ struct guest_mem;
 
 /* APIC IDs 0..n-1 and the IOAPIC's id n stay below the broadcast id. */
 #define ACPI_MAX_CPUS       254
+#define ACPI_MAX_VIRTIO_MMIO 8
 
 /* Where acpi_write_tables puts the RSDP. */
 #define ACPI_RSDP_ADDR      ACPI_TABLES_ADDR
 
-/* Writes all tables; *rsdp_addr (may be NULL) gets the RSDP's address.
- * Returns 0, or -1 after one message when ncpus is 0 or above
- * ACPI_MAX_CPUS, or the tables do not fit guest RAM or their window. */
-int acpi_write_tables(struct guest_mem *mem, unsigned ncpus, uint64_t *rsdp_addr);
+/* Writes all tables, the DSDT describing the nvirtio devices of virtio
+ * (may be NULL when nvirtio is 0); *rsdp_addr (may be NULL) gets the
+ * RSDP's address. Returns 0, or -1 after one message when ncpus is 0 or
+ * above ACPI_MAX_CPUS, a device cannot be described (more than
+ * ACPI_MAX_VIRTIO_MMIO, above 4 GiB, a GSI not from 16 to 23), or the
+ * tables do not fit guest RAM or their window. */
+int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
+		      const struct loader_virtio_mmio *virtio, unsigned nvirtio,
+		      uint64_t *rsdp_addr);
 
 #endif

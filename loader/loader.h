@@ -8,6 +8,7 @@
 #ifndef WISP_LOADER_H
 #define WISP_LOADER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -28,6 +29,14 @@ enum boot_format {
  * panic. */
 #define LINUX_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
 
+/* A virtio-mmio device the boot tables tell the kernel about: its register
+ * window and its interrupt line (GSI >= 16, level-triggered, active high). */
+struct loader_virtio_mmio {
+	uint64_t base;
+	uint32_t size;
+	uint32_t gsi;
+};
+
 struct loader_input {
 	const uint8_t *kernel;      /* the whole image file */
 	size_t kernel_size;
@@ -39,6 +48,13 @@ struct loader_input {
 	const char *cmdline;        /* NULL: none given; Linux boot paths then
 	                             * get LINUX_DEFAULT_CMDLINE */
 	unsigned ncpus;
+	/* The MP table routes every device's line; the DSDT describes the
+	 * devices (LNRO0005) unless the kernel finds them on its command line
+	 * (virtio_mmio.device=, put there by the caller): never both, or the
+	 * kernel would probe each device twice. */
+	const struct loader_virtio_mmio *virtio_mmio;
+	unsigned n_virtio_mmio;
+	bool virtio_mmio_in_dsdt;
 };
 
 struct loader_result {

@@ -12,6 +12,9 @@
 #define MPC_CPU_SIZE      20
 #define MPC_ENTRY_SIZE    8    /* every other entry type */
 #define MP_SPEC_REV       4    /* version 1.4 */
+/* I/O interrupt entry flags (MP 1.4 table 4-10). */
+#define MP_POLARITY_HIGH  0x1
+#define MP_TRIGGER_LEVEL  0xC
 
 enum { MP_PROCESSOR, MP_BUS, MP_IOAPIC, MP_IOINTSRC, MP_LINTSRC };
 enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
@@ -27,11 +30,14 @@ enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
 #define LAPIC_ALL         0xFF
 #define BDA_BASE_MEM_KB   0x413  /* BDA word: KiB of conventional memory */
 
-/* Processors, 2 buses, 1 IOAPIC, 16 I/O and 2 local interrupt entries. */
+/* Processors, 2 buses, 1 IOAPIC, 16 I/O and 2 local interrupt entries, and
+ * an I/O interrupt entry per virtio-mmio device. */
 #define MPC_FIXED_ENTRIES (2 + 1 + 16 + 2)
-#define MPC_SIZE(n) (MPC_HEADER_SIZE + (n) * MPC_CPU_SIZE + MPC_FIXED_ENTRIES * MPC_ENTRY_SIZE)
+#define MPC_SIZE(n, v) (MPC_HEADER_SIZE + (n) * MPC_CPU_SIZE + \
+			(MPC_FIXED_ENTRIES + (v)) * MPC_ENTRY_SIZE)
 
-_Static_assert(MPC_SIZE(MPTABLE_MAX_CPUS) <= MPTABLE_CONFIG_MAX, "MP table fits the BIOS area");
+_Static_assert(MPC_SIZE(MPTABLE_MAX_CPUS, MPTABLE_MAX_VIRTIO_MMIO) <= MPTABLE_CONFIG_MAX,
+	       "MP table fits the BIOS area");
 _Static_assert(MPTABLE_CONFIG_ADDR >= VGA_RAM_START &&
 	       MPTABLE_CONFIG_ADDR + MPTABLE_CONFIG_MAX <= HIGH_MEMORY_START,
 	       "MP table lies in the reserved BIOS area");
@@ -59,12 +65,12 @@ static uint8_t *put_bus(uint8_t *p, uint8_t id, const char name[7])
 
 /* I/O (type 3) and local (type 4) interrupt entries share one layout;
  * flags 0 = polarity and trigger conform to the bus (ISA: edge, high). */
-static uint8_t *put_int(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus, uint8_t irq,
-			uint8_t dst, uint8_t pin)
+static uint8_t *put_int_flags(uint8_t *p, uint8_t type, uint8_t irqtype, uint16_t flags,
+			      uint8_t bus, uint8_t irq, uint8_t dst, uint8_t pin)
 {
 	p[0] = type;
 	p[1] = irqtype;
-	put_le16(p + 2, 0);
+	put_le16(p + 2, flags);
 	p[4] = bus;
 	p[5] = irq;
 	p[6] = dst;
@@ -72,9 +78,16 @@ static uint8_t *put_int(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus, 
 	return p + MPC_ENTRY_SIZE;
 }
 
-int mptable_write(struct guest_mem *mem, unsigned ncpus)
+static uint8_t *put_int(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus, uint8_t irq,
+			uint8_t dst, uint8_t pin)
 {
-	uint8_t mpc[MPC_SIZE(MPTABLE_MAX_CPUS)];
+	return put_int_flags(p, type, irqtype, 0, bus, irq, dst, pin);
+}
+
+int mptable_write(struct guest_mem *mem, unsigned ncpus,
+		  const struct loader_virtio_mmio *virtio, unsigned nvirtio)
+{
+	uint8_t mpc[MPC_SIZE(MPTABLE_MAX_CPUS, MPTABLE_MAX_VIRTIO_MMIO)];
 	uint8_t mpf[MPF_SIZE];
 	uint8_t bda[2];
 	uint8_t *p;
@@ -86,8 +99,20 @@ int mptable_write(struct guest_mem *mem, unsigned ncpus)
 			  MPTABLE_MAX_CPUS);
 		return -1;
 	}
+	if (nvirtio > MPTABLE_MAX_VIRTIO_MMIO) {
+		log_error("%u virtio-mmio devices cannot be described in the MP table (at most %u)",
+			  nvirtio, MPTABLE_MAX_VIRTIO_MMIO);
+		return -1;
+	}
+	for (unsigned i = 0; i < nvirtio; i++) {
+		if (virtio[i].gsi < 16 || virtio[i].gsi >= IOAPIC_PINS) {
+			log_error("internal error: virtio-mmio device on GSI %u, not an IOAPIC "
+				  "pin from 16 to %u", virtio[i].gsi, IOAPIC_PINS - 1);
+			return -1;
+		}
+	}
 	ioapic_id = (uint8_t)ncpus;
-	len = MPC_SIZE(ncpus);
+	len = MPC_SIZE(ncpus, nvirtio);
 	memset(mpc, 0, sizeof(mpc));
 
 	p = mpc + MPC_HEADER_SIZE;
@@ -116,6 +141,15 @@ int mptable_write(struct guest_mem *mem, unsigned ncpus)
 			continue;
 		p = put_int(p, MP_IOINTSRC, MP_INT, MPTABLE_BUS_ISA, irq, ioapic_id, irq);
 	}
+	/* virtio-mmio lines: on no real bus, so on ISA (as Firecracker's MP
+	 * table has them, IRQ = pin), with the level trigger and the high
+	 * polarity the device drives spelled out rather than ISA's edge. A
+	 * kernel without ACPI maps IRQ n to these pins only through such
+	 * entries (virtio_mmio.device=...:n). */
+	for (unsigned i = 0; i < nvirtio; i++)
+		p = put_int_flags(p, MP_IOINTSRC, MP_INT, MP_TRIGGER_LEVEL | MP_POLARITY_HIGH,
+				  MPTABLE_BUS_ISA, (uint8_t)virtio[i].gsi, ioapic_id,
+				  (uint8_t)virtio[i].gsi);
 	p = put_int(p, MP_LINTSRC, MP_EXTINT, MPTABLE_BUS_ISA, 0, LAPIC_ALL, 0);
 	p = put_int(p, MP_LINTSRC, MP_NMI, MPTABLE_BUS_ISA, 0, LAPIC_ALL, 1);
 	if ((size_t)(p - mpc) != len) {
@@ -129,7 +163,7 @@ int mptable_write(struct guest_mem *mem, unsigned ncpus)
 	mpc[6] = MP_SPEC_REV;
 	memcpy(mpc + 8, "WISP    ", 8);
 	memcpy(mpc + 16, "WISPVM      ", 12);
-	put_le16(mpc + 34, (uint16_t)(ncpus + MPC_FIXED_ENTRIES));
+	put_le16(mpc + 34, (uint16_t)(ncpus + MPC_FIXED_ENTRIES + nvirtio));
 	put_le32(mpc + 36, (uint32_t)LAPIC_BASE);
 	mpc[7] = (uint8_t)-byte_sum(mpc, len);
 

@@ -11,12 +11,15 @@
  * Contents: one processor per vCPU (APIC ID = index, CPU 0 the BSP); bus 0
  * "PCI", bus 1 "ISA"; one IOAPIC (id = ncpus) at IOAPIC_BASE; ExtINT on
  * IOAPIC pin 0, ISA IRQ 0 (PIT) on pin 2 as KVM's default routing has it,
- * ISA IRQ n on pin n for n = 1, 3..15; LINT0 ExtINT and LINT1 NMI on every
- * local APIC. */
+ * ISA IRQ n on pin n for n = 1, 3..15; for each virtio-mmio device, ISA
+ * "IRQ" g on pin g (its GSI, 16-23), level-triggered and active high;
+ * LINT0 ExtINT and LINT1 NMI on every local APIC. */
 #ifndef WISP_LOADER_MPTABLE_H
 #define WISP_LOADER_MPTABLE_H
 
 #include <stdint.h>
+
+#include "loader/loader.h"
 
 struct guest_mem;
 
@@ -27,9 +30,12 @@ struct guest_mem;
 
 #define MPTABLE_BUS_PCI     0
 #define MPTABLE_BUS_ISA     1
+#define MPTABLE_MAX_VIRTIO_MMIO 8
 
 /* Writes both tables and the BDA words. Returns 0, or -1 after one
- * message when ncpus is 0 or above MPTABLE_MAX_CPUS. */
-int mptable_write(struct guest_mem *mem, unsigned ncpus);
+ * message when ncpus is 0 or above MPTABLE_MAX_CPUS, or there are more than
+ * MPTABLE_MAX_VIRTIO_MMIO devices or one is not on a GSI from 16 to 23. */
+int mptable_write(struct guest_mem *mem, unsigned ncpus,
+		  const struct loader_virtio_mmio *virtio, unsigned nvirtio);
 
 #endif

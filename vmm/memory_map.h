@@ -21,6 +21,12 @@
 #define PCI_MMIO_START        0xC0000000ull  /* BARs of PCI devices */
 #define PCI_MMIO_END          0xE0000000ull
 #define PCI_MMCONFIG_START    0xE0000000ull  /* reserved for ECAM */
+/* virtio-mmio devices: slot n at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE
+ * (one 4 KiB page for all), above ECAM's 256 MiB and below the test
+ * device, the IOAPIC and the LAPIC. */
+#define VIRTIO_MMIO_BASE      0xFE000000ull
+#define VIRTIO_MMIO_SLOT_SIZE 0x200ull
+#define VIRTIO_MMIO_SLOTS     8u
 #define TESTDEV_MMIO_BASE     0xFEB00000ull  /* test device scratch window */
 #define TESTDEV_MMIO_SIZE     0x1000ull
 #define IOAPIC_BASE           0xFEC00000ull
@@ -58,5 +64,8 @@
 #define IRQ_COM1   4
 #define IRQ_RTC    8
 #define IOAPIC_PINS 24
+/* virtio-mmio slot n interrupts on IOAPIC pin / GSI VIRTIO_MMIO_GSI_BASE + n,
+ * level-triggered and active high: pins 16-23, which no ISA IRQ uses. */
+#define VIRTIO_MMIO_GSI_BASE 16u
 
 #endif

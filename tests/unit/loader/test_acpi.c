@@ -127,29 +127,110 @@ static void check_fadt(const struct guest_mem *mem, struct parsed *t)
 	assert_int_equal(f[208], 0);                 /* no X_PM_TMR_BLK */
 }
 
-static void check_dsdt(const uint8_t *d)
+/* An AML PkgLength at p: the length it encodes (itself included) and, in
+ * *n, the bytes it takes. */
+static uint32_t pkglength(const uint8_t *p, unsigned *n)
+{
+	unsigned extra = p[0] >> 6;
+	uint32_t len;
+
+	if (extra == 0) {
+		*n = 1;
+		return p[0] & 0x3F;
+	}
+	assert_int_equal(p[0] & 0x30, 0);  /* bits 5:4 reserved with extra bytes */
+	len = p[0] & 0x0F;
+	for (unsigned i = 1; i <= extra; i++)
+		len |= (uint32_t)p[i] << (4 + 8 * (i - 1));
+	*n = extra + 1;
+	return len;
+}
+
+/* Device (VRnn) for virtio-mmio device i: checked field by field from the
+ * ACPI and virtio specs' encodings; returns the bytes it took. */
+static size_t check_virtio_device(const uint8_t *p, unsigned i, const struct loader_virtio_mmio *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const uint8_t *body, *crs, *r;
+	unsigned n;
+	uint32_t len;
+
+	assert_int_equal(p[0], 0x5B);                 /* DeviceOp */
+	assert_int_equal(p[1], 0x82);
+	len = pkglength(p + 2, &n);
+	body = p + 2 + n;
+	assert_int_equal(body[0], 'V');
+	assert_int_equal(body[1], 'R');
+	assert_int_equal(body[2], hex[i >> 4]);
+	assert_int_equal(body[3], hex[i & 0xF]);
+	/* Name (_HID, "LNRO0005") */
+	assert_memory_equal(body + 4, "\x08_HID\x0DLNRO0005", 15);
+	/* Name (_UID, i) */
+	assert_memory_equal(body + 19, "\x08_UID\x0A", 6);
+	assert_int_equal(body[25], i);
+	/* Name (_CRS, Buffer (23) { ... }) */
+	crs = body + 26;
+	assert_memory_equal(crs, "\x08_CRS\x11", 6);
+	assert_int_equal(crs[6], 1 + 2 + 23);         /* PkgLength */
+	assert_int_equal(crs[7], 0x0A);               /* BytePrefix */
+	assert_int_equal(crs[8], 23);                 /* buffer size */
+	r = crs + 9;
+	/* Memory32Fixed (ReadWrite, base, size) */
+	assert_int_equal(r[0], 0x86);
+	assert_int_equal(r16(r + 1), 9);
+	assert_int_equal(r[3], 1);
+	assert_int_equal(r32(r + 4), v->base);
+	assert_int_equal(r32(r + 8), v->size);
+	/* Interrupt (ResourceConsumer, Level, ActiveHigh, Exclusive) { gsi } */
+	r += 12;
+	assert_int_equal(r[0], 0x89);
+	assert_int_equal(r16(r + 1), 6);
+	assert_int_equal(r[3], 0x01);
+	assert_int_equal(r[4], 1);
+	assert_int_equal(r32(r + 5), v->gsi);
+	/* EndTag, no checksum */
+	r += 9;
+	assert_int_equal(r[0], 0x79);
+	assert_int_equal(r[1], 0);
+	r += 2;
+	/* The device's PkgLength covers exactly its body. */
+	assert_int_equal(len, n + (size_t)(r - body));
+	return (size_t)(r - p);
+}
+
+static void check_dsdt(const uint8_t *d, const struct loader_virtio_mmio *v, unsigned nv)
 {
 	static const uint8_t s5[] = {
 		0x08, '_', 'S', '5', '_', 0x12, 0x08, 0x04,
 		0x0A, ACPI_S5_SLP_TYP, 0x0A, ACPI_S5_SLP_TYP, 0x00, 0x00,
 	};
-
 	static const uint8_t pci0[] = {
-		0x10, 0x1D, '\\', '_', 'S', 'B', '_',
 		0x5B, 0x82, 0x15, 'P', 'C', 'I', '0',
 		0x08, '_', 'H', 'I', 'D', 0x0C, 0x41, 0xD0, 0x0A, 0x03,
 		0x08, '_', 'U', 'I', 'D', 0x00,
 	};
+	const uint8_t *scope = d + 36 + sizeof(s5), *p;
+	uint32_t len = r32(d + 4), scope_len;
+	unsigned n;
 
 	assert_int_equal(d[8], 2);
-	assert_int_equal(r32(d + 4), 36 + sizeof(s5) + sizeof(pci0));
 	assert_memory_equal(d + 36, s5, sizeof(s5));
-	/* The PkgLengths cover exactly what follows them. */
-	assert_int_equal(sizeof(pci0), 1 + 0x1D);       /* ScopeOp + PkgLength */
-	assert_int_equal(sizeof(pci0), 9 + 0x15);       /* ... DeviceOp + PkgLength */
-	assert_memory_equal(d + 36 + sizeof(s5), pci0, sizeof(pci0));
+	assert_int_equal(scope[0], 0x10);             /* ScopeOp */
+	scope_len = pkglength(scope + 1, &n);
+	/* The scope runs to the end of the table. */
+	assert_int_equal(36 + sizeof(s5) + 1 + scope_len, len);
+	if (nv == 0)
+		assert_int_equal(n, 1);               /* the table as before virtio */
+	p = scope + 1 + n;
+	assert_memory_equal(p, "\\_SB_", 5);
+	p += 5;
+	assert_int_equal(sizeof(pci0), 3 + 0x15 - 1);  /* DeviceOp + PkgLength */
+	assert_memory_equal(p, pci0, sizeof(pci0));
+	p += sizeof(pci0);
+	for (unsigned i = 0; i < nv; i++)
+		p += check_virtio_device(p, i, &v[i]);
+	assert_ptr_equal(p, d + len);
 }
-
 static void check_madt(const uint8_t *m, unsigned ncpus)
 {
 	uint32_t len = r32(m + 4);
@@ -210,24 +291,86 @@ static void check_madt(const uint8_t *m, unsigned ncpus)
 	assert_true(iso9);
 }
 
-static void check(unsigned ncpus)
+static void check_with(unsigned ncpus, const struct loader_virtio_mmio *v, unsigned nv)
 {
 	struct guest_mem *mem = mem_new(MiB(16));
 	uint64_t rsdp = 0;
 	struct parsed t;
 
-	assert_int_equal(acpi_write_tables(mem, ncpus, &rsdp), 0);
+	assert_int_equal(acpi_write_tables(mem, ncpus, v, nv, &rsdp), 0);
 	t = parse(mem, rsdp);
 	check_fadt(mem, &t);
-	check_dsdt(t.dsdt);
+	check_dsdt(t.dsdt, v, nv);
+	/* GSIs 16 and up need no override: the _CRS says level, high. */
 	check_madt(t.madt, ncpus);
 	mem_free(mem);
+}
+
+static void check(unsigned ncpus)
+{
+	check_with(ncpus, NULL, 0);
 }
 
 static void test_1cpu(void **state) { (void)state; check(1); }
 static void test_4cpus(void **state) { (void)state; check(4); }
 static void test_64cpus(void **state) { (void)state; check(64); }
 static void test_max_cpus(void **state) { (void)state; check(ACPI_MAX_CPUS); }
+
+static struct loader_virtio_mmio slot(unsigned i)
+{
+	return (struct loader_virtio_mmio){
+		.base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SLOT_SIZE, .size = 0x200, .gsi = 16 + i,
+	};
+}
+
+static void test_one_virtio_mmio(void **state)
+{
+	struct loader_virtio_mmio v = slot(0);
+
+	(void)state;
+	check_with(1, &v, 1);
+}
+
+/* Eight devices: the scope's PkgLength needs two bytes. */
+static void test_max_virtio_mmio(void **state)
+{
+	struct loader_virtio_mmio v[ACPI_MAX_VIRTIO_MMIO];
+
+	(void)state;
+	for (unsigned i = 0; i < ACPI_MAX_VIRTIO_MMIO; i++)
+		v[i] = slot(i);
+	check_with(4, v, ACPI_MAX_VIRTIO_MMIO);
+	check_with(ACPI_MAX_CPUS, v, ACPI_MAX_VIRTIO_MMIO);
+}
+
+static void test_bad_virtio_mmio(void **state)
+{
+	struct guest_mem *mem = mem_new(MiB(16));
+	struct loader_virtio_mmio v[ACPI_MAX_VIRTIO_MMIO + 1];
+	uint64_t rsdp = 0;
+
+	(void)state;
+	for (unsigned i = 0; i <= ACPI_MAX_VIRTIO_MMIO; i++)
+		v[i] = slot(i % 8);
+	capture_begin();
+	assert_int_equal(acpi_write_tables(mem, 1, v, ACPI_MAX_VIRTIO_MMIO + 1, &rsdp), -1);
+	assert_non_null(strstr(capture_end(), "virtio-mmio"));
+	v[0].gsi = 5;       /* an ISA IRQ: edge unless overridden */
+	capture_begin();
+	assert_int_equal(acpi_write_tables(mem, 1, v, 1, &rsdp), -1);
+	assert_non_null(strstr(capture_end(), "GSI 5"));
+	v[0] = slot(0);
+	v[0].gsi = 24;      /* past the IOAPIC */
+	capture_begin();
+	assert_int_equal(acpi_write_tables(mem, 1, v, 1, &rsdp), -1);
+	capture_end();
+	v[0] = slot(0);
+	v[0].base = 0xFFFFFF00;   /* Memory32Fixed cannot reach past 4 GiB */
+	capture_begin();
+	assert_int_equal(acpi_write_tables(mem, 1, v, 1, &rsdp), -1);
+	capture_end();
+	mem_free(mem);
+}
 
 static void test_bad_ncpus(void **state)
 {
@@ -236,10 +379,10 @@ static void test_bad_ncpus(void **state)
 
 	(void)state;
 	capture_begin();
-	assert_int_equal(acpi_write_tables(mem, 0, &rsdp), -1);
+	assert_int_equal(acpi_write_tables(mem, 0, NULL, 0, &rsdp), -1);
 	assert_non_null(strstr(capture_end(), "vCPUs"));
 	capture_begin();
-	assert_int_equal(acpi_write_tables(mem, ACPI_MAX_CPUS + 1, &rsdp), -1);
+	assert_int_equal(acpi_write_tables(mem, ACPI_MAX_CPUS + 1, NULL, 0, &rsdp), -1);
 	assert_non_null(strstr(capture_end(), "vCPUs"));
 	mem_free(mem);
 }
@@ -263,6 +406,38 @@ static void test_via_loader(void **state)
 	mem_free(mem);
 }
 
+/* The loader puts the virtio-mmio devices in the DSDT, or (when the kernel
+ * finds them on its command line) not: never both. */
+static void test_via_loader_virtio(void **state)
+{
+	struct guest_mem *mem = mem_new(MiB(16));
+	static const uint8_t junk[64] = { 1 };
+	struct loader_virtio_mmio v[2] = { slot(0), slot(1) };
+	struct loader_input in = { .kernel = junk, .kernel_size = sizeof(junk),
+				   .kernel_path = "junk", .ncpus = 1,
+				   .virtio_mmio = v, .n_virtio_mmio = 2,
+				   .virtio_mmio_in_dsdt = true };
+	struct loader_result out;
+	struct parsed t;
+
+	(void)state;
+	capture_begin();
+	assert_int_equal(loader_load(mem, &in, &out), -1);
+	capture_end();
+	t = parse(mem, ACPI_RSDP_ADDR);
+	check_fadt(mem, &t);
+	check_dsdt(t.dsdt, v, 2);
+
+	in.virtio_mmio_in_dsdt = false;
+	capture_begin();
+	assert_int_equal(loader_load(mem, &in, &out), -1);
+	capture_end();
+	t = parse(mem, ACPI_RSDP_ADDR);
+	check_fadt(mem, &t);
+	check_dsdt(t.dsdt, NULL, 0);
+	mem_free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +447,10 @@ int main(void)
 		cmocka_unit_test(test_max_cpus),
 		cmocka_unit_test(test_bad_ncpus),
 		cmocka_unit_test(test_via_loader),
+		cmocka_unit_test(test_one_virtio_mmio),
+		cmocka_unit_test(test_max_virtio_mmio),
+		cmocka_unit_test(test_bad_virtio_mmio),
+		cmocka_unit_test(test_via_loader_virtio),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

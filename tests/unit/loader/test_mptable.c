@@ -26,16 +26,16 @@ static uint64_t find_mpf(const struct guest_mem *mem)
 	return 0;
 }
 
-static void check_table(unsigned ncpus)
+static void check_table_with(unsigned ncpus, const struct loader_virtio_mmio *v, unsigned nv)
 {
 	struct guest_mem *mem = mem_new(MiB(16));
 	uint64_t mpf, mpc_addr;
 	const uint8_t *f, *c, *e;
 	unsigned len, count, n_io = 0, n_lint = 0, last_type = 0;
 	uint8_t ioapic_id;
-	int pins[16];
+	int pins[24];
 
-	assert_int_equal(mptable_write(mem, ncpus), 0);
+	assert_int_equal(mptable_write(mem, ncpus, v, nv), 0);
 	assert_int_equal(r16(gp(mem, BIOS_BDA_EBDA_SEG, 2)), EBDA_START >> 4);
 	assert_int_equal(r16(gp(mem, 0x413, 2)), 639);
 
@@ -62,9 +62,9 @@ static void check_table(unsigned ncpus)
 	assert_int_equal(r32(c + 36), LAPIC_BASE);
 	assert_int_equal(r16(c + 40), 0);  /* no extended table */
 	count = r16(c + 34);
-	assert_int_equal(count, ncpus + 2 + 1 + 16 + 2);
+	assert_int_equal(count, ncpus + 2 + 1 + 16 + 2 + nv);
 
-	for (int i = 0; i < 16; i++)
+	for (int i = 0; i < 24; i++)
 		pins[i] = -1;
 	ioapic_id = 0xFF;
 	e = c + 44;
@@ -98,13 +98,16 @@ static void check_table(unsigned ncpus)
 		case 3:  /* I/O interrupt */
 			assert_int_equal(e[4], MPTABLE_BUS_ISA);
 			assert_int_equal(e[6], ioapic_id);
-			assert_int_equal(r16(e + 2), 0);
 			if (e[1] == 3) {  /* ExtINT */
 				assert_int_equal(n_io, 0);
 				assert_int_equal(e[7], 0);
+				assert_int_equal(r16(e + 2), 0);
 			} else {
 				assert_int_equal(e[1], 0);
-				assert_true(e[5] < 16);
+				assert_true(e[5] < 24);
+				/* ISA IRQs conform to the bus (edge, high); the
+				 * virtio-mmio lines say level, active high. */
+				assert_int_equal(r16(e + 2), e[5] < 16 ? 0 : 0xD);
 				assert_int_equal(pins[e[5]], -1);
 				pins[e[5]] = e[7];
 			}
@@ -123,13 +126,70 @@ static void check_table(unsigned ncpus)
 		}
 	}
 	assert_ptr_equal(e, c + len);
-	assert_int_equal(n_io, 16);
+	assert_int_equal(n_io, 16 + nv);
 	assert_int_equal(n_lint, 2);
 	assert_int_equal(pins[0], 2);   /* PIT where KVM routes GSI 0 */
 	assert_int_equal(pins[2], -1);  /* cascade */
 	for (int irq = 1; irq < 16; irq++)
 		if (irq != 2)
 			assert_int_equal(pins[irq], irq);
+	for (unsigned i = 0; i < nv; i++)
+		assert_int_equal(pins[v[i].gsi], v[i].gsi);
+	for (int gsi = 16; gsi < 24; gsi++) {
+		bool used = false;
+
+		for (unsigned i = 0; i < nv; i++)
+			used |= v[i].gsi == (unsigned)gsi;
+		if (!used)
+			assert_int_equal(pins[gsi], -1);
+	}
+	mem_free(mem);
+}
+
+static void check_table(unsigned ncpus)
+{
+	check_table_with(ncpus, NULL, 0);
+}
+
+static struct loader_virtio_mmio slot(unsigned i)
+{
+	return (struct loader_virtio_mmio){
+		.base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SLOT_SIZE, .size = 0x200, .gsi = 16 + i,
+	};
+}
+
+static void test_virtio_mmio(void **state)
+{
+	struct loader_virtio_mmio v[MPTABLE_MAX_VIRTIO_MMIO];
+
+	(void)state;
+	for (unsigned i = 0; i < MPTABLE_MAX_VIRTIO_MMIO; i++)
+		v[i] = slot(i);
+	check_table_with(1, v, 1);
+	check_table_with(4, v, 3);
+	check_table_with(MPTABLE_MAX_CPUS, v, MPTABLE_MAX_VIRTIO_MMIO);
+}
+
+static void test_refuses_bad_virtio_mmio(void **state)
+{
+	struct guest_mem *mem = mem_new(MiB(2));
+	struct loader_virtio_mmio v[MPTABLE_MAX_VIRTIO_MMIO + 1];
+
+	(void)state;
+	for (unsigned i = 0; i <= MPTABLE_MAX_VIRTIO_MMIO; i++)
+		v[i] = slot(i % 8);
+	capture_begin();
+	assert_int_equal(mptable_write(mem, 1, v, MPTABLE_MAX_VIRTIO_MMIO + 1), -1);
+	assert_non_null(strstr(capture_end(), "virtio-mmio"));
+	v[0].gsi = 9;
+	capture_begin();
+	assert_int_equal(mptable_write(mem, 1, v, 1), -1);
+	assert_non_null(strstr(capture_end(), "GSI 9"));
+	v[0].gsi = 24;
+	capture_begin();
+	assert_int_equal(mptable_write(mem, 1, v, 1), -1);
+	assert_non_null(strstr(capture_end(), "GSI 24"));
+	assert_int_equal(r16(gp(mem, BIOS_BDA_EBDA_SEG, 2)), 0);
 	mem_free(mem);
 }
 
@@ -148,7 +208,7 @@ static void test_refuses_bad_counts(void **state)
 		const char *msg;
 
 		capture_begin();
-		assert_int_equal(mptable_write(mem, bad[i]), -1);
+		assert_int_equal(mptable_write(mem, bad[i], NULL, 0), -1);
 		msg = capture_end();
 		assert_int_equal(count_lines(msg), 1);
 		assert_non_null(strstr(msg, "vCPUs"));
@@ -166,6 +226,8 @@ int main(void)
 		cmocka_unit_test(test_64_cpus),
 		cmocka_unit_test(test_max_cpus),
 		cmocka_unit_test(test_refuses_bad_counts),
+		cmocka_unit_test(test_virtio_mmio),
+		cmocka_unit_test(test_refuses_bad_virtio_mmio),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
