@@ -72,7 +72,9 @@ struct virtq {
 	bool broken;          /* a malformed ring was seen */
 };
 
-/* Back to the state after reset: not ready, addresses zero, indices zero. */
+/* Back to the state after reset: not ready, addresses zero, indices zero,
+ * no feature, not broken. mem is kept; size is 0 until the transport sets
+ * it. */
 void virtq_reset(struct virtq *vq);
 
 /* Checks the ring areas lie in guest RAM and are aligned as the spec
@@ -83,15 +85,21 @@ bool virtq_valid(const struct virtq *vq);
 
 /* Take the next available chain into elem: 1 when one was taken, 0 when
  * none is available, -EINVAL when the ring or the chain is malformed (the
- * queue is then broken and stays so until reset). */
+ * queue is then broken and stays so until reset). Descriptors of length 0
+ * carry no bytes and give no segment (they still count towards
+ * VIRTQ_MAX_SEGS). With VIRTIO_F_EVENT_IDX, finding the
+ * ring empty asks the driver to notify for the next chain (avail_event):
+ * a device pops until 0 after each notification. */
 int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
 
-/* Return the chain headed by head to the driver with written bytes
- * written into its writable segments (at most their total length). */
-void virtq_push(struct virtq *vq, uint16_t head, uint32_t written);
+/* Return the chain elem (from virtq_pop on this queue) to the driver with
+ * written bytes written into its writable segments (at most in_len; more
+ * is clamped). Those bytes are noted with guest_mem_note_write. */
+void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written);
 
 /* Whether the driver wants an interrupt for what was pushed since the
- * last time this returned true (event index or NO_INTERRUPT flag). */
+ * previous call (event index or NO_INTERRUPT flag); false when nothing
+ * was pushed since. */
 bool virtq_should_notify(struct virtq *vq);
 
 /* Copy helpers over an element's segments: from its readable segments
