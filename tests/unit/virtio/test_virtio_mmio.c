@@ -1,0 +1,883 @@
+/* The virtio-mmio transport and the device core behind it, driven as a
+ * guest driver would (and as a hostile one might): a fake device records
+ * what the core asks of it; virtio-rng serves real requests. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include "tests/unit/devices/test_platform.h"
+#include "virtio/virtio_mmio.h"
+#include "virtio/virtio_rng.h"
+#include "vmm/guest_mem.h"
+#include "vmm/log.h"
+
+#define BASE 0xFE000000ull
+#define GSI  17
+
+/* Registers. */
+#define MAGIC          0x000
+#define VERSION        0x004
+#define DEVICE_ID      0x008
+#define VENDOR_ID      0x00c
+#define DEV_FEAT       0x010
+#define DEV_FEAT_SEL   0x014
+#define DRV_FEAT       0x020
+#define DRV_FEAT_SEL   0x024
+#define QUEUE_SEL      0x030
+#define QUEUE_NUM_MAX  0x034
+#define QUEUE_NUM      0x038
+#define QUEUE_READY    0x044
+#define QUEUE_NOTIFY   0x050
+#define INT_STATUS     0x060
+#define INT_ACK        0x064
+#define STATUS         0x070
+#define DESC_LO        0x080
+#define DESC_HI        0x084
+#define DRIVER_LO      0x090
+#define DRIVER_HI      0x094
+#define DEVICE_LO      0x0a0
+#define DEVICE_HI      0x0a4
+#define CONFIG_GEN     0x0fc
+#define CONFIG         0x100
+
+#define S_ACK         1
+#define S_DRIVER      2
+#define S_DRIVER_OK   4
+#define S_FEATURES_OK 8
+#define S_NEEDS_RESET 64
+
+/* The driver's rings and buffers in guest RAM. */
+#define RAM        MiB(16)
+#define DESC_GPA   0x10000ull
+#define AVAIL_GPA  0x11000ull
+#define USED_GPA   0x12000ull
+#define BUF_GPA    0x20000ull
+#define F_NEXT     1
+#define F_WRITE    2
+
+#define FAKE_MAX_SIZE 16
+#define FAKE_FEATURES ((1ull << 5) | (1ull << 35))
+#define FAKE_CONFIG   12
+
+struct fake_dev {
+	unsigned notified[2];
+	unsigned resets, activations, destroyed;
+	bool serve;                  /* pop and push on notify */
+	uint8_t config[FAKE_CONFIG];
+	struct virtq_elem elem;
+};
+
+struct fixture {
+	struct fake_platform *f;
+	struct guest_mem mem;
+	struct virtio_mmio *m;
+	struct virtio_dev *dev;
+	struct fake_dev fake;
+	uint16_t avail_idx;
+};
+
+/* ---- the fake device ---------------------------------------------------- */
+
+static void fake_config_read(struct virtio_dev *dev, unsigned off, void *buf, unsigned len)
+{
+	struct fake_dev *d = dev->priv;
+
+	assert_true(off + len <= FAKE_CONFIG);
+	memcpy(buf, d->config + off, len);
+}
+
+static void fake_config_write(struct virtio_dev *dev, unsigned off, const void *buf, unsigned len)
+{
+	struct fake_dev *d = dev->priv;
+
+	assert_true(off + len <= FAKE_CONFIG);
+	memcpy(d->config + off, buf, len);
+}
+
+static void fake_queue_notify(struct virtio_dev *dev, unsigned q)
+{
+	struct fake_dev *d = dev->priv;
+	bool pushed = false;
+
+	assert_true(q < 2);
+	d->notified[q]++;
+	if (!d->serve)
+		return;
+	while (virtq_pop(&dev->vq[q], &d->elem) > 0) {
+		virtq_push(&dev->vq[q], &d->elem, 0);
+		pushed = true;
+	}
+	if (pushed)
+		virtio_dev_queue_interrupt(dev, q);
+}
+
+static void fake_activate(struct virtio_dev *dev)
+{
+	((struct fake_dev *)dev->priv)->activations++;
+}
+
+static void fake_reset(struct virtio_dev *dev)
+{
+	((struct fake_dev *)dev->priv)->resets++;
+}
+
+static void fake_destroy(struct virtio_dev *dev)
+{
+	((struct fake_dev *)dev->priv)->destroyed++;
+}
+
+static const struct virtio_dev_ops fake_ops = {
+	.name = "fake",
+	.device_id = 42,
+	.num_queues = 2,
+	.queue_max_size = FAKE_MAX_SIZE,
+	.features = FAKE_FEATURES,
+	.config_size = FAKE_CONFIG,
+	.config_read = fake_config_read,
+	.config_write = fake_config_write,
+	.queue_notify = fake_queue_notify,
+	.activate = fake_activate,
+	.reset = fake_reset,
+	.destroy = fake_destroy,
+};
+
+static int fake_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *arg)
+{
+	return virtio_dev_init(dev, &fake_ops, mem, (void *)arg);
+}
+
+static int fail_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *arg)
+{
+	(void)dev;
+	(void)mem;
+	(void)arg;
+	return -ENOMEM;
+}
+
+static const struct virtio_dev_ops big_config_ops = {
+	.name = "big",
+	.device_id = 42,
+	.num_queues = 1,
+	.queue_max_size = 8,
+	.config_size = VIRTIO_MMIO_CONFIG_MAX + 1,
+	.config_read = fake_config_read,
+	.queue_notify = fake_queue_notify,
+	.destroy = fake_destroy,
+};
+
+static int big_config_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *arg)
+{
+	return virtio_dev_init(dev, &big_config_ops, mem, (void *)arg);
+}
+
+/* ---- the driver's side ---------------------------------------------------- */
+
+static uint32_t rd(struct fixture *x, unsigned reg)
+{
+	return (uint32_t)mmio_in(x->f, BASE + reg, 4);
+}
+
+static void wr(struct fixture *x, unsigned reg, uint32_t v)
+{
+	mmio_out(x->f, BASE + reg, 4, v);
+}
+
+static int setup_with(void **state, virtio_dev_setup_fn fn)
+{
+	struct fixture *x = calloc(1, sizeof(*x));
+
+	assert_non_null(x);
+	x->f = fake_platform_new();
+	assert_int_equal(guest_mem_init(&x->mem, RAM), 0);
+	x->f->p.mem = &x->mem;
+	x->m = virtio_mmio_create(&x->f->p, BASE, GSI, fn, &x->fake);
+	assert_non_null(x->m);
+	x->dev = virtio_mmio_dev(x->m);
+	*state = x;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_with(state, fake_setup);
+}
+
+static int setup_rng(void **state)
+{
+	return setup_with(state, virtio_rng_setup);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *x = *state;
+
+	virtio_mmio_destroy(x->m);
+	guest_mem_destroy(&x->mem);
+	fake_platform_free(x->f);
+	free(x);
+	return 0;
+}
+
+/* ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; the status read back. */
+static uint32_t negotiate(struct fixture *x, uint64_t features)
+{
+	wr(x, STATUS, S_ACK);
+	wr(x, STATUS, S_ACK | S_DRIVER);
+	wr(x, DRV_FEAT_SEL, 0);
+	wr(x, DRV_FEAT, (uint32_t)features);
+	wr(x, DRV_FEAT_SEL, 1);
+	wr(x, DRV_FEAT, (uint32_t)(features >> 32));
+	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	return rd(x, STATUS);
+}
+
+static void queue_setup(struct fixture *x, unsigned q, uint32_t size, uint64_t desc,
+			uint64_t avail, uint64_t used)
+{
+	wr(x, QUEUE_SEL, q);
+	wr(x, QUEUE_NUM, size);
+	wr(x, DESC_LO, (uint32_t)desc);
+	wr(x, DESC_HI, (uint32_t)(desc >> 32));
+	wr(x, DRIVER_LO, (uint32_t)avail);
+	wr(x, DRIVER_HI, (uint32_t)(avail >> 32));
+	wr(x, DEVICE_LO, (uint32_t)used);
+	wr(x, DEVICE_HI, (uint32_t)(used >> 32));
+	wr(x, QUEUE_READY, 1);
+}
+
+static void *gpa(struct fixture *x, uint64_t a, uint64_t len)
+{
+	void *p = guest_mem_ptr(&x->mem, a, len);
+
+	assert_non_null(p);
+	return p;
+}
+
+/* A one-descriptor chain in slot i of a queue of size entries. */
+static void post(struct fixture *x, uint16_t size, uint16_t i, uint64_t buf, uint32_t len,
+		 uint16_t flags)
+{
+	uint8_t *d = gpa(x, DESC_GPA + 16ull * i, 16);
+	uint8_t *avail = gpa(x, AVAIL_GPA, 4 + 2ull * size);
+
+	memcpy(d, &buf, 8);
+	memcpy(d + 8, &len, 4);
+	memcpy(d + 12, &flags, 2);
+	memset(d + 14, 0, 2);
+	memcpy(avail + 4 + 2 * (x->avail_idx % size), &i, 2);
+	x->avail_idx++;
+	memcpy(avail + 2, &x->avail_idx, 2);
+}
+
+static uint16_t used_idx(struct fixture *x)
+{
+	uint16_t v;
+
+	memcpy(&v, gpa(x, USED_GPA + 2, 2), 2);
+	return v;
+}
+
+static uint32_t used_len(struct fixture *x, uint16_t n)
+{
+	uint32_t v;
+
+	memcpy(&v, gpa(x, USED_GPA + 4 + 8ull * n + 4, 4), 4);
+	return v;
+}
+
+/* A device taken to DRIVER_OK with queue 0 of size 8 set up. */
+static void bring_up(struct fixture *x, uint64_t features)
+{
+	assert_int_equal(negotiate(x, features), S_ACK | S_DRIVER | S_FEATURES_OK);
+	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA);
+	assert_int_equal(rd(x, QUEUE_READY), 1);
+	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+}
+
+#define VERSION_1 (1ull << 32)
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void ids(void **state)
+{
+	struct fixture *x = *state;
+
+	assert_int_equal(rd(x, MAGIC), 0x74726976);
+	assert_int_equal(rd(x, VERSION), 2);
+	assert_int_equal(rd(x, DEVICE_ID), 42);
+	assert_int_equal(rd(x, VENDOR_ID), VIRTIO_MMIO_VENDOR_ID);
+	assert_int_equal(rd(x, STATUS), 0);
+	assert_int_equal(rd(x, INT_STATUS), 0);
+	assert_int_equal(rd(x, CONFIG_GEN), 0);
+	/* Write-only and reserved registers read 0. */
+	assert_int_equal(rd(x, QUEUE_NOTIFY), 0);
+	assert_int_equal(rd(x, INT_ACK), 0);
+	assert_int_equal(rd(x, DRV_FEAT), 0);
+	assert_int_equal(rd(x, DESC_LO), 0);
+	assert_int_equal(rd(x, 0x028), 0);     /* legacy GuestPageSize */
+	assert_int_equal(rd(x, 0x040), 0);     /* legacy QueuePFN */
+	assert_int_equal(rd(x, 0x0f8), 0);
+	/* Read-only registers ignore writes. */
+	wr(x, MAGIC, 0);
+	wr(x, DEVICE_ID, 7);
+	wr(x, INT_STATUS, 3);
+	assert_int_equal(rd(x, MAGIC), 0x74726976);
+	assert_int_equal(rd(x, DEVICE_ID), 42);
+	assert_int_equal(rd(x, INT_STATUS), 0);
+}
+
+static void features_offered(void **state)
+{
+	struct fixture *x = *state;
+	uint64_t f;
+
+	wr(x, DEV_FEAT_SEL, 0);
+	f = rd(x, DEV_FEAT);
+	wr(x, DEV_FEAT_SEL, 1);
+	f |= (uint64_t)rd(x, DEV_FEAT) << 32;
+	assert_int_equal(f, FAKE_FEATURES | VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX) |
+			    (1ull << VIRTIO_F_INDIRECT_DESC));
+	wr(x, DEV_FEAT_SEL, 2);
+	assert_int_equal(rd(x, DEV_FEAT), 0);
+	wr(x, DEV_FEAT_SEL, 0xffffffff);
+	assert_int_equal(rd(x, DEV_FEAT), 0);
+}
+
+static void features_ok_needs_version_1(void **state)
+{
+	struct fixture *x = *state;
+
+	/* Without VERSION_1 (a legacy driver): refused, the bit stays clear. */
+	assert_int_equal(negotiate(x, 1ull << 5), S_ACK | S_DRIVER);
+	/* A feature that was not offered: refused. */
+	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 6)), S_ACK | S_DRIVER);
+	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 50)), S_ACK | S_DRIVER);
+	/* DRIVER_OK without FEATURES_OK: ignored, no activation. */
+	wr(x, STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
+	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER);
+	assert_int_equal(x->fake.activations, 0);
+	/* The right set is taken. */
+	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 35) | (1ull << VIRTIO_F_EVENT_IDX)),
+			 S_ACK | S_DRIVER | S_FEATURES_OK);
+	assert_int_equal(x->dev->features_acked,
+			 VERSION_1 | (1ull << 35) | (1ull << VIRTIO_F_EVENT_IDX));
+	/* Feature writes after FEATURES_OK change nothing. */
+	wr(x, DRV_FEAT_SEL, 0);
+	wr(x, DRV_FEAT, 0xffffffff);
+	assert_int_equal(x->dev->features_acked,
+			 VERSION_1 | (1ull << 35) | (1ull << VIRTIO_F_EVENT_IDX));
+}
+
+static void features_ok_needs_driver(void **state)
+{
+	struct fixture *x = *state;
+
+	wr(x, DRV_FEAT_SEL, 1);
+	wr(x, DRV_FEAT, 1);
+	wr(x, STATUS, S_ACK | S_FEATURES_OK);
+	assert_int_equal(rd(x, STATUS), S_ACK);
+	/* Words past the second are no features. */
+	wr(x, DRV_FEAT_SEL, 2);
+	wr(x, DRV_FEAT, 0xffffffff);
+	assert_int_equal(x->dev->features_acked, VERSION_1);
+}
+
+static void status_bits_only_grow(void **state)
+{
+	struct fixture *x = *state;
+
+	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
+	/* Clearing bits other than by a reset is ignored. */
+	wr(x, STATUS, S_ACK);
+	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
+	/* The driver cannot set DEVICE_NEEDS_RESET; unknown bits are dropped. */
+	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_NEEDS_RESET | 0x30);
+	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
+	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(x->fake.activations, 1);
+	/* Writing the same status again activates nothing twice. */
+	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(x->fake.activations, 1);
+}
+
+static void queue_registers(void **state)
+{
+	struct fixture *x = *state;
+	struct virtq *vq = &x->dev->vq[1];
+
+	assert_int_equal(negotiate(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX)),
+			 S_ACK | S_DRIVER | S_FEATURES_OK);
+	wr(x, QUEUE_SEL, 0);
+	assert_int_equal(rd(x, QUEUE_NUM_MAX), FAKE_MAX_SIZE);
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	wr(x, QUEUE_SEL, 2);                  /* the device has two queues */
+	assert_int_equal(rd(x, QUEUE_NUM_MAX), 0);
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	wr(x, QUEUE_READY, 1);                /* ignored */
+	wr(x, QUEUE_SEL, 0xffffffff);
+	assert_int_equal(rd(x, QUEUE_NUM_MAX), 0);
+
+	queue_setup(x, 1, 4, 0x123456000ull, AVAIL_GPA, USED_GPA);
+	/* 0x123456000 is past the 16 MiB of RAM: refused. */
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	wr(x, STATUS, 0);
+	assert_int_equal(negotiate(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX)),
+			 S_ACK | S_DRIVER | S_FEATURES_OK);
+
+	queue_setup(x, 1, 4, DESC_GPA, AVAIL_GPA, USED_GPA);
+	assert_int_equal(rd(x, QUEUE_READY), 1);
+	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
+	assert_true(vq->ready);
+	assert_int_equal(vq->size, 4);
+	assert_int_equal(vq->desc_gpa, DESC_GPA);
+	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
+	assert_int_equal(vq->used_gpa, USED_GPA);
+	assert_true(vq->event_idx);           /* negotiated */
+	assert_false(vq->indirect);           /* offered, not taken */
+	/* While ready, the ring's layout cannot change. */
+	wr(x, QUEUE_NUM, 8);
+	wr(x, DESC_LO, 0x5000);
+	wr(x, DESC_HI, 1);
+	wr(x, DRIVER_LO, 0x6000);
+	wr(x, DEVICE_HI, 2);
+	assert_int_equal(vq->size, 4);
+	assert_int_equal(vq->desc_gpa, DESC_GPA);
+	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
+	assert_int_equal(vq->used_gpa, USED_GPA);
+	/* Writing 0 disables it; then it can be set up again. */
+	wr(x, QUEUE_READY, 0);
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	assert_false(vq->ready);
+	wr(x, QUEUE_NUM, 8);
+	assert_int_equal(vq->size, 8);
+	/* The other queue was never touched. */
+	assert_false(x->dev->vq[0].ready);
+}
+
+static void queue_bad_sizes(void **state)
+{
+	struct fixture *x = *state;
+	static const uint32_t bad[] = { 0, 3, 12, FAKE_MAX_SIZE * 2, 0x10008, 0x80000000 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		wr(x, STATUS, 0);
+		assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
+		queue_setup(x, 0, bad[i], DESC_GPA, AVAIL_GPA, USED_GPA);
+		assert_int_equal(rd(x, QUEUE_READY), 0);
+		assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_NEEDS_RESET);
+		/* Not before DRIVER_OK: no configuration interrupt yet. */
+		assert_int_equal(rd(x, INT_STATUS), 0);
+	}
+	/* Set up broken, DRIVER_OK brings the configuration interrupt, and
+	 * the device stays inactive. */
+	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_true(x->f->irq[GSI]);
+	assert_int_equal(x->fake.activations, 0);
+	/* A reset makes it usable again. */
+	wr(x, STATUS, 0);
+	assert_int_equal(rd(x, STATUS), 0);
+	assert_false(x->f->irq[GSI]);
+	bring_up(x, VERSION_1);
+	assert_int_equal(x->fake.activations, 1);
+}
+
+/* The core checks the size itself, whatever a transport let through. */
+static void core_checks_queue_size(void **state)
+{
+	struct fixture *x = *state;
+	static const uint16_t bad[] = { 0, 12, FAKE_MAX_SIZE * 2 };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct virtq *vq = &x->dev->vq[0];
+
+		wr(x, STATUS, 0);
+		assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
+		pthread_mutex_lock(&x->dev->lock);
+		vq->size = bad[i];
+		vq->desc_gpa = DESC_GPA;
+		vq->avail_gpa = AVAIL_GPA;
+		vq->used_gpa = USED_GPA;
+		virtio_dev_queue_enable(x->dev, 0);
+		pthread_mutex_unlock(&x->dev->lock);
+		assert_false(vq->ready);
+		assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	}
+	/* Queues the device does not have: nothing happens. */
+	pthread_mutex_lock(&x->dev->lock);
+	virtio_dev_queue_enable(x->dev, 2);
+	virtio_dev_queue_enable(x->dev, ~0u);
+	virtio_dev_queue_notify(x->dev, VIRTIO_DEV_MAX_QUEUES);
+	virtio_dev_queue_interrupt(x->dev, 5);
+	pthread_mutex_unlock(&x->dev->lock);
+}
+
+static void queue_misaligned(void **state)
+{
+	struct fixture *x = *state;
+
+	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
+	queue_setup(x, 0, 8, DESC_GPA + 8, AVAIL_GPA, USED_GPA);   /* needs 16 */
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	wr(x, STATUS, 0);
+	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
+	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA + 2);   /* needs 4 */
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	wr(x, STATUS, 0);
+	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
+	/* The used ring running off the end of RAM. */
+	queue_setup(x, 0, 16, DESC_GPA, AVAIL_GPA, RAM - 8);
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+}
+
+static void notify(void **state)
+{
+	struct fixture *x = *state;
+
+	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
+	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA);
+	/* Before DRIVER_OK the device does not look at its queues. */
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(x->fake.notified[0], 0);
+	/* DRIVER_OK: activated, and each ready queue looked at once. */
+	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(x->fake.activations, 1);
+	assert_int_equal(x->fake.notified[0], 1);
+	assert_int_equal(x->fake.notified[1], 0);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(x->fake.notified[0], 2);
+	/* Queue 1 is not ready; 2 and up do not exist. */
+	wr(x, QUEUE_NOTIFY, 1);
+	wr(x, QUEUE_NOTIFY, 2);
+	wr(x, QUEUE_NOTIFY, 0xffffffff);
+	assert_int_equal(x->fake.notified[0], 2);
+	assert_int_equal(x->fake.notified[1], 0);
+	/* A device that needs a reset is not notified. */
+	pthread_mutex_lock(&x->dev->lock);
+	virtio_dev_needs_reset(x->dev);
+	pthread_mutex_unlock(&x->dev->lock);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(x->fake.notified[0], 2);
+}
+
+static void interrupts(void **state)
+{
+	struct fixture *x = *state;
+	unsigned calls;
+
+	x->fake.serve = true;
+	bring_up(x, VERSION_1);
+	assert_false(x->f->irq[GSI]);
+	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 1);
+	/* Used buffer: bit 0, line high until acknowledged. */
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_true(x->f->irq[GSI]);
+	calls = x->f->irq_calls[GSI];
+	/* A second used buffer while pending: the level stays, no new call. */
+	post(x, 8, 1, BUF_GPA, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 2);
+	assert_int_equal(x->f->irq_calls[GSI], calls);
+	/* Acknowledging another bit changes nothing. */
+	wr(x, INT_ACK, VIRTIO_MMIO_INT_CONFIG | 0xfffffffc);
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_true(x->f->irq[GSI]);
+	wr(x, INT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(x, INT_STATUS), 0);
+	assert_false(x->f->irq[GSI]);
+
+	/* A configuration change: bit 1, a new generation. */
+	pthread_mutex_lock(&x->dev->lock);
+	virtio_dev_config_changed(x->dev);
+	pthread_mutex_unlock(&x->dev->lock);
+	assert_int_equal(rd(x, CONFIG_GEN), 1);
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_true(x->f->irq[GSI]);
+	/* Both pending; each acknowledged on its own. */
+	post(x, 8, 2, BUF_GPA, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	wr(x, INT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	assert_true(x->f->irq[GSI]);
+	wr(x, INT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_false(x->f->irq[GSI]);
+
+	/* DEVICE_NEEDS_RESET after DRIVER_OK: a configuration interrupt. */
+	pthread_mutex_lock(&x->dev->lock);
+	virtio_dev_needs_reset(x->dev);
+	pthread_mutex_unlock(&x->dev->lock);
+	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_true(x->f->irq[GSI]);
+}
+
+/* The driver's NO_INTERRUPT flag and the event index are honoured. */
+static void interrupt_suppression(void **state)
+{
+	struct fixture *x = *state;
+	uint16_t no_interrupt = 1;
+
+	x->fake.serve = true;
+	bring_up(x, VERSION_1);
+	memcpy(gpa(x, AVAIL_GPA, 2), &no_interrupt, 2);
+	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 1);
+	assert_int_equal(rd(x, INT_STATUS), 0);
+	assert_false(x->f->irq[GSI]);
+}
+
+static void reset(void **state)
+{
+	struct fixture *x = *state;
+
+	x->fake.serve = true;
+	bring_up(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX));
+	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, QUEUE_SEL, 1);
+	wr(x, DEV_FEAT_SEL, 1);
+	wr(x, DRV_FEAT_SEL, 1);
+	assert_true(x->f->irq[GSI]);
+
+	wr(x, STATUS, 0);
+	assert_int_equal(x->fake.resets, 1);
+	assert_int_equal(rd(x, STATUS), 0);
+	assert_int_equal(rd(x, INT_STATUS), 0);
+	assert_false(x->f->irq[GSI]);
+	assert_int_equal(x->dev->features_acked, 0);
+	for (unsigned q = 0; q < 2; q++) {
+		struct virtq *vq = &x->dev->vq[q];
+
+		assert_false(vq->ready);
+		assert_false(vq->event_idx);
+		assert_int_equal(vq->size, 0);
+		assert_int_equal(vq->desc_gpa, 0);
+		assert_int_equal(vq->last_avail, 0);
+		assert_int_equal(vq->used_idx, 0);
+	}
+	/* The selectors are back to 0 too. */
+	assert_int_equal(rd(x, QUEUE_READY), 0);
+	assert_int_equal(rd(x, QUEUE_NUM_MAX), FAKE_MAX_SIZE);
+	assert_int_equal(rd(x, DEV_FEAT) & (1u << 5), 1u << 5);
+	/* And the device comes up again from scratch. */
+	memset(gpa(x, DESC_GPA, 0x3000), 0, 0x3000);
+	x->avail_idx = 0;
+	bring_up(x, VERSION_1);
+	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 1);
+}
+
+static void bad_accesses(void **state)
+{
+	struct fixture *x = *state;
+
+	/* Registers: 32-bit aligned only. */
+	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 1), 0);
+	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 2), 0);
+	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 8), 0);
+	assert_int_equal(mmio_in(x->f, BASE + MAGIC + 1, 4), 0);
+	assert_int_equal(mmio_in(x->f, BASE + VERSION + 2, 4), 0);
+	mmio_out(x->f, BASE + STATUS, 1, S_ACK);
+	mmio_out(x->f, BASE + STATUS, 8, S_ACK);
+	mmio_out(x->f, BASE + STATUS + 1, 4, S_ACK);
+	assert_int_equal(rd(x, STATUS), 0);
+	/* An 8-byte write over QueueDescLow/High is not two writes. */
+	wr(x, QUEUE_SEL, 0);
+	mmio_out(x->f, BASE + DESC_LO, 8, 0x0000000100002000ull);
+	assert_int_equal(x->dev->vq[0].desc_gpa, 0);
+	/* A write to QueueNotify of odd size reaches no device. */
+	mmio_out(x->f, BASE + QUEUE_NOTIFY, 2, 0);
+	/* Sizes the bus would never produce. */
+	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 3), 0);
+	mmio_out(x->f, BASE + CONFIG, 3, 0xffffff);
+	assert_int_equal(x->fake.config[0], 0);
+	/* An access straddling the end of the window. */
+	assert_int_equal(mmio_in(x->f, BASE + 0x1fc, 8), 0);
+	mmio_out(x->f, BASE + 0x1fc, 8, ~0ull);
+	/* Past the window: nobody is there (all ones, dropped). */
+	assert_int_equal(mmio_in(x->f, BASE + VIRTIO_MMIO_SIZE, 4), 0xffffffff);
+	assert_int_equal(x->fake.notified[0] + x->fake.notified[1], 0);
+}
+
+static void config_space(void **state)
+{
+	struct fixture *x = *state;
+
+	for (unsigned i = 0; i < FAKE_CONFIG; i++)
+		x->fake.config[i] = (uint8_t)(0x10 + i);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG, 1), 0x10);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 3, 1), 0x13);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 1, 2), 0x1211);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 4, 4), 0x17161514);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 4, 8), 0x1b1a191817161514ull);
+	/* Unaligned but inside: fine for config space. */
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 5, 4), 0x18171615);
+	/* Past config_size, or hanging over it: 0, and writes dropped. */
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + FAKE_CONFIG, 1), 0);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 8, 8), 0);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 0xf0, 4), 0);
+	mmio_out(x->f, BASE + CONFIG + 8, 8, ~0ull);
+	assert_int_equal(x->fake.config[8], 0x18);
+	mmio_out(x->f, BASE + CONFIG + 2, 2, 0xbeef);
+	assert_int_equal(x->fake.config[2], 0xef);
+	assert_int_equal(x->fake.config[3], 0xbe);
+	mmio_out(x->f, BASE + CONFIG + 4, 8, 0x0807060504030201ull);
+	assert_int_equal(mmio_in(x->f, BASE + CONFIG + 4, 8), 0x0807060504030201ull);
+}
+
+static void create_failures(void **state)
+{
+	struct fixture *x = *state;
+	struct fake_dev other = { 0 };
+
+	(void)state;
+	log_set_level(LOG_SILENT);
+	/* The window is taken. */
+	assert_null(virtio_mmio_create(&x->f->p, BASE + 0x100, GSI + 1, fake_setup, &other));
+	assert_int_equal(other.destroyed, 1);
+	/* The device cannot be set up. */
+	assert_null(virtio_mmio_create(&x->f->p, BASE + 0x1000, GSI + 1, fail_setup, NULL));
+	/* Too much configuration for the window. */
+	other.destroyed = 0;
+	assert_null(virtio_mmio_create(&x->f->p, BASE + 0x1000, GSI + 1, big_config_setup, &other));
+	assert_int_equal(other.destroyed, 1);
+	/* None of them claimed anything. */
+	assert_true(bus_range_free(&x->f->mmio, BASE + 0x1000, 0x1000));
+	log_set_level(LOG_ERROR);
+}
+
+/* ---- virtio-rng through the transport -------------------------------------- */
+
+static bool all_equal(const uint8_t *p, size_t n)
+{
+	for (size_t i = 1; i < n; i++)
+		if (p[i] != p[0])
+			return false;
+	return true;
+}
+
+static void rng_fills_buffers(void **state)
+{
+	struct fixture *x = *state;
+	uint8_t *buf = gpa(x, BUF_GPA, 256);
+
+	assert_int_equal(rd(x, DEVICE_ID), VIRTIO_ID_RNG);
+	wr(x, DEV_FEAT_SEL, 0);
+	assert_int_equal(rd(x, DEV_FEAT) & ~((1u << VIRTIO_F_EVENT_IDX) |
+					     (1u << VIRTIO_F_INDIRECT_DESC)), 0);
+	assert_int_equal(rd(x, QUEUE_NUM_MAX), VIRTIO_RNG_QUEUE_SIZE);
+	bring_up(x, VERSION_1);
+	memset(buf, 0, 256);
+	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	post(x, 8, 1, BUF_GPA + 128, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 2);
+	assert_int_equal(used_len(x, 0), 64);
+	assert_int_equal(used_len(x, 1), 64);
+	assert_false(all_equal(buf, 64));
+	assert_false(all_equal(buf + 128, 64));
+	assert_memory_not_equal(buf, buf + 128, 64);
+	/* Bytes between the buffers are untouched. */
+	assert_true(all_equal(buf + 64, 64) && buf[64] == 0);
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_true(x->f->irq[GSI]);
+	wr(x, INT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_false(x->f->irq[GSI]);
+}
+
+static void rng_caps_a_request(void **state)
+{
+	struct fixture *x = *state;
+	uint32_t big = VIRTIO_RNG_MAX_REQUEST * 2;
+	uint8_t *buf = gpa(x, BUF_GPA, big);
+
+	bring_up(x, VERSION_1);
+	memset(buf, 0, big);
+	post(x, 8, 0, BUF_GPA, big, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 1);
+	assert_int_equal(used_len(x, 0), VIRTIO_RNG_MAX_REQUEST);
+	assert_true(all_equal(buf + VIRTIO_RNG_MAX_REQUEST, VIRTIO_RNG_MAX_REQUEST));
+	assert_int_equal(buf[VIRTIO_RNG_MAX_REQUEST], 0);
+}
+
+/* A request the device is to read from is malformed for an entropy device. */
+static void rng_readable_chain_needs_reset(void **state)
+{
+	struct fixture *x = *state;
+
+	bring_up(x, VERSION_1);
+	post(x, 8, 0, BUF_GPA, 64, 0);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 0);
+	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_true(x->f->irq[GSI]);
+	/* Later notifications are ignored until the reset. */
+	post(x, 8, 1, BUF_GPA, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 0);
+	wr(x, STATUS, 0);
+	assert_int_equal(rd(x, STATUS), 0);
+	assert_false(x->f->irq[GSI]);
+}
+
+/* A chain pointing outside RAM: the ring code refuses it, the device
+ * needs a reset, nothing is written. */
+static void rng_bad_buffer_needs_reset(void **state)
+{
+	struct fixture *x = *state;
+
+	bring_up(x, VERSION_1);
+	post(x, 8, 0, RAM - 16, 64, F_WRITE);
+	wr(x, QUEUE_NOTIFY, 0);
+	assert_int_equal(used_idx(x), 0);
+	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define R(f) cmocka_unit_test_setup_teardown(f, setup_rng, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(ids),
+		T(features_offered),
+		T(features_ok_needs_version_1),
+		T(features_ok_needs_driver),
+		T(status_bits_only_grow),
+		T(queue_registers),
+		T(queue_bad_sizes),
+		T(core_checks_queue_size),
+		T(queue_misaligned),
+		T(notify),
+		T(interrupts),
+		T(interrupt_suppression),
+		T(reset),
+		T(bad_accesses),
+		T(config_space),
+		T(create_failures),
+		R(rng_fills_buffers),
+		R(rng_caps_a_request),
+		R(rng_readable_chain_needs_reset),
+		R(rng_bad_buffer_needs_reset),
+	};
+
+	log_set_level(LOG_ERROR);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
