@@ -40,6 +40,16 @@ void cli_usage(FILE *out)
 		"  --timeout SECS       stop the guest after SECS seconds (exit status 10)\n"
 		"  --boot-timings       print boot progress times (POST codes) at exit\n"
 		"  --testdev            add the test device (ports 0xe0-0xe7, MMIO 0x%llx)\n"
+		"  --rng                add a virtio-rng device (entropy from the host's\n"
+		"                       getrandom())\n"
+		"  --transport mmio|pci how virtio devices attach (default: mmio, at 0x%llx\n"
+		"                       + 0x%llx per device, GSI %u up; the DSDT describes\n"
+		"                       them); pci comes next and is refused until then\n"
+		"  --virtio-mmio-cmdline\n"
+		"                       describe virtio-mmio devices on the kernel command\n"
+		"                       line (virtio_mmio.device=) instead of the DSDT, for\n"
+		"                       kernels with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES and\n"
+		"                       without ACPI (or booted with acpi=off)\n"
 		"  --quiet              print errors only\n"
 		"  --verbose            print debugging messages\n"
 		"\n"
@@ -49,13 +59,15 @@ void cli_usage(FILE *out)
 		"0 guest powered off or reset, 2 usage error, 4 image cannot be loaded,\n"
 		"6 host cannot run the VM, 8 guest crashed (triple fault), 10 timeout,\n"
 		"12 stopped by a signal, 14 internal error.\n",
-		LINUX_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE);
+		LINUX_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE,
+		(unsigned long long)VIRTIO_MMIO_BASE, (unsigned long long)VIRTIO_MMIO_SLOT_SIZE,
+		VIRTIO_MMIO_GSI_BASE);
 }
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_ACCEL,
-	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_QUIET,
-	OPT_VERBOSE, OPT_HELP,
+	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_RNG, OPT_TRANSPORT,
+	OPT_VIRTIO_MMIO_CMDLINE, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -69,6 +81,9 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "boot-timings", no_argument, NULL, OPT_BOOT_TIMINGS },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_VIRTIO_MMIO_CMDLINE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -83,6 +98,17 @@ static int parse_accel(const char *s, enum accel_choice *out)
 		*out = ACCEL_KVM;
 	else if (!strcmp(s, "emu"))
 		*out = ACCEL_EMU;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_transport(const char *s, enum virtio_transport *out)
+{
+	if (!strcmp(s, "mmio"))
+		*out = VIRTIO_TRANSPORT_MMIO;
+	else if (!strcmp(s, "pci"))
+		*out = VIRTIO_TRANSPORT_PCI;
 	else
 		return -1;
 	return 0;
@@ -168,6 +194,18 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 		case OPT_TESTDEV:
 			cfg->testdev = true;
 			break;
+		case OPT_RNG:
+			cfg->rng = true;
+			break;
+		case OPT_TRANSPORT:
+			if (parse_transport(arg, &cfg->transport)) {
+				log_error("--transport: '%s' is not one of mmio, pci", arg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_VIRTIO_MMIO_CMDLINE:
+			cfg->virtio_mmio_cmdline = true;
+			break;
 		case OPT_QUIET:
 			log_set_level(LOG_ERROR);
 			break;
@@ -190,6 +228,10 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (!cfg->kernel_path) {
 		log_error("run needs --kernel PATH (see 'wisp run --help')");
+		return CLI_ERROR;
+	}
+	if (cfg->transport == VIRTIO_TRANSPORT_PCI) {
+		log_error("--transport pci: virtio-pci is not implemented yet; use --transport mmio");
 		return CLI_ERROR;
 	}
 	return CLI_RUN;

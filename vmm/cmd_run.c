@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
@@ -159,7 +160,9 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 	struct console con = { .out_fd = -1, .in_fd = -1 };
 	const struct accel_ops *accel;
 	struct loader_result boot;
+	struct loader_input in;
 	struct vm vm = { .stop_eventfd = -1 };
+	char *cmdline = NULL;
 	sigset_t handled;
 	int status, sig_fd = -1, timer_fd = -1;
 
@@ -194,11 +197,17 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 		goto out_vm;
 	}
 
-	const struct loader_input in = {
+	if (machine_kernel_cmdline(vm.machine, cfg->cmdline, &cmdline)) {
+		status = WISP_EXIT_INTERNAL;
+		goto out_vm;
+	}
+	in = (struct loader_input){
 		.kernel = kernel.data, .kernel_size = kernel.size, .kernel_path = cfg->kernel_path,
 		.initrd = initrd.data, .initrd_size = initrd.size, .initrd_path = cfg->initrd_path,
-		.cmdline = cfg->cmdline, .ncpus = cfg->cpus,
+		.cmdline = cmdline ? cmdline : cfg->cmdline, .ncpus = cfg->cpus,
+		.virtio_mmio_in_dsdt = !cfg->virtio_mmio_cmdline,
 	};
+	in.virtio_mmio = machine_virtio_mmio(vm.machine, &in.n_virtio_mmio);
 	if (loader_load(&vm.mem, &in, &boot)) {
 		status = WISP_EXIT_IMAGE;
 		goto out_vm;
@@ -244,6 +253,7 @@ out_vm:
 	if (sig_fd >= 0)
 		close(sig_fd);
 	vm_destroy(&vm);
+	free(cmdline);
 out_console:
 	console_close(&con);
 out_files:

@@ -12,6 +12,7 @@
 #define WISP_MAX_CPUS         64
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
+enum virtio_transport { VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
 struct vm_config {
 	const char *kernel_path;
@@ -25,6 +26,10 @@ struct vm_config {
 	double timeout_sec;         /* 0: none */
 	bool boot_timings;
 	bool testdev;
+	bool rng;                   /* a virtio-rng device */
+	enum virtio_transport transport;  /* of the virtio devices */
+	bool virtio_mmio_cmdline;   /* virtio-mmio devices on the kernel command
+	                             * line (virtio_mmio.device=) instead of the DSDT */
 };
 
 void vm_config_defaults(struct vm_config *cfg);

@@ -1,6 +1,8 @@
 #include "machine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "devices/acpi_pm.h"
 #include "devices/cmos_rtc.h"
@@ -11,12 +13,27 @@
 #include "devices/post_code.h"
 #include "devices/testdev.h"
 #include "devices/uart8250.h"
+#include "loader/loader.h"
+#include "log.h"
 #include "memory_map.h"
+#include "virtio/virtio_mmio.h"
+#include "virtio/virtio_rng.h"
 #include "vm.h"
 
 #define COM1_BASE        0x3f8
 #define DEBUG_EXIT_PORT  0xf4
 #define DEBUG_EXIT_SIZE  4
+
+/* The virtio-mmio window lies in the PCI hole, clear of everything else
+ * there, and its lines on IOAPIC pins no ISA IRQ uses. */
+#define VIRTIO_MMIO_END (VIRTIO_MMIO_BASE + VIRTIO_MMIO_SLOTS * VIRTIO_MMIO_SLOT_SIZE)
+_Static_assert(VIRTIO_MMIO_SLOT_SIZE >= VIRTIO_MMIO_SIZE, "a slot holds the registers");
+_Static_assert(VIRTIO_MMIO_BASE >= PCI_MMCONFIG_START + 0x10000000ull &&
+	       VIRTIO_MMIO_END <= TESTDEV_MMIO_BASE && VIRTIO_MMIO_END <= IOAPIC_BASE,
+	       "virtio-mmio window between ECAM and the test device");
+_Static_assert(VIRTIO_MMIO_GSI_BASE >= 16 &&
+	       VIRTIO_MMIO_GSI_BASE + VIRTIO_MMIO_SLOTS <= IOAPIC_PINS,
+	       "virtio-mmio lines on IOAPIC pins 16 and up");
 
 struct machine {
 	struct uart8250 *com1;
@@ -28,7 +45,46 @@ struct machine {
 	struct pci_host *pci_host;
 	struct testdev *testdev;
 	struct acpi_pm *acpi_pm;
+	struct virtio_mmio *virtio[VIRTIO_MMIO_SLOTS];
+	struct loader_virtio_mmio virtio_desc[VIRTIO_MMIO_SLOTS];
+	unsigned nvirtio;
+	bool virtio_on_cmdline;
 };
+
+/* The next virtio-mmio slot gets a device made by setup. */
+static int add_virtio(struct machine *m, struct vm *vm, virtio_dev_setup_fn setup,
+		      const void *arg)
+{
+	unsigned slot = m->nvirtio;
+	uint64_t base = VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SLOT_SIZE;
+	unsigned gsi = VIRTIO_MMIO_GSI_BASE + slot;
+
+	if (vm->cfg->transport != VIRTIO_TRANSPORT_MMIO) {
+		log_error("virtio devices: only the mmio transport exists");
+		return -1;
+	}
+	if (slot >= VIRTIO_MMIO_SLOTS) {
+		log_error("at most %u virtio devices", VIRTIO_MMIO_SLOTS);
+		return -1;
+	}
+	m->virtio[slot] = virtio_mmio_create(&vm->platform, base, gsi, setup, arg);
+	if (!m->virtio[slot])
+		return -1;
+	m->virtio_desc[slot] = (struct loader_virtio_mmio){
+		.base = base, .size = VIRTIO_MMIO_SIZE, .gsi = gsi,
+	};
+	m->nvirtio++;
+	log_debug("%s on virtio-mmio at 0x%llx, GSI %u", virtio_mmio_dev(m->virtio[slot])->ops->name,
+		  (unsigned long long)base, gsi);
+	return 0;
+}
+
+static int add_virtio_devices(struct machine *m, struct vm *vm)
+{
+	if (vm->cfg->rng && add_virtio(m, vm, virtio_rng_setup, NULL))
+		return -1;
+	return 0;
+}
 
 struct machine *machine_create(struct vm *vm, int console_fd)
 {
@@ -48,10 +104,12 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 	if (vm->cfg->testdev)
 		m->testdev = testdev_create(p);
 	if (!m->com1 || !m->i8042 || !m->rtc || !m->debug_exit || !m->post_code ||
-	    !m->fw_cfg || !m->pci_host || !m->acpi_pm || (vm->cfg->testdev && !m->testdev)) {
+	    !m->fw_cfg || !m->pci_host || !m->acpi_pm || (vm->cfg->testdev && !m->testdev) ||
+	    add_virtio_devices(m, vm)) {
 		machine_destroy(m);
 		return NULL;
 	}
+	m->virtio_on_cmdline = vm->cfg->virtio_mmio_cmdline;
 	post_code_set_epoch(m->post_code, vm->t0_ns);
 	return m;
 }
@@ -60,6 +118,8 @@ void machine_destroy(struct machine *m)
 {
 	if (!m)
 		return;
+	for (unsigned i = 0; i < m->nvirtio; i++)
+		virtio_mmio_destroy(m->virtio[i]);
 	if (m->testdev)
 		testdev_destroy(m->testdev);
 	acpi_pm_destroy(m->acpi_pm);
@@ -88,4 +148,39 @@ struct uart8250 *machine_console_uart(struct machine *m)
 void machine_report_boot_timings(struct machine *m, FILE *out)
 {
 	post_code_report(m->post_code, out);
+}
+
+const struct loader_virtio_mmio *machine_virtio_mmio(const struct machine *m, unsigned *n)
+{
+	*n = m->nvirtio;
+	return m->virtio_desc;
+}
+
+int machine_kernel_cmdline(const struct machine *m, const char *cmdline, char **out)
+{
+	/* " virtio_mmio.device=0x200@0xfe000000:16" */
+	enum { ENTRY_MAX = 64 };
+	const char *base = cmdline ? cmdline : LINUX_DEFAULT_CMDLINE;
+	size_t len = strlen(base), cap;
+	char *s;
+
+	*out = NULL;
+	if (!m->virtio_on_cmdline || m->nvirtio == 0)
+		return 0;
+	cap = len + m->nvirtio * ENTRY_MAX + 1;
+	s = malloc(cap);
+	if (!s) {
+		log_error("out of memory");
+		return -1;
+	}
+	memcpy(s, base, len + 1);
+	for (unsigned i = 0; i < m->nvirtio; i++) {
+		const struct loader_virtio_mmio *d = &m->virtio_desc[i];
+
+		len += (size_t)snprintf(s + len, cap - len, "%svirtio_mmio.device=0x%x@0x%llx:%u",
+					len ? " " : "", d->size, (unsigned long long)d->base,
+					d->gsi);
+	}
+	*out = s;
+	return 0;
 }

@@ -1,5 +1,9 @@
-/* The devices of a wisp PC: which legacy devices exist, where, on which
- * interrupt line. The one place that knows the machine's wiring. */
+/* The devices of a wisp PC: which legacy and virtio devices exist, where,
+ * on which interrupt line. The one place that knows the machine's wiring.
+ *
+ * virtio devices sit on virtio-mmio, in the order they are created: slot
+ * n at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE on GSI
+ * VIRTIO_MMIO_GSI_BASE + n (memory_map.h). */
 #ifndef WISP_MACHINE_H
 #define WISP_MACHINE_H
 
@@ -8,6 +12,7 @@
 struct vm;
 struct machine;
 struct uart8250;
+struct loader_virtio_mmio;
 
 /* console_fd: where the serial console's output goes (-1: nowhere).
  * Returns NULL after a message. */
@@ -15,6 +20,17 @@ struct machine *machine_create(struct vm *vm, int console_fd);
 void machine_destroy(struct machine *machine);
 
 struct uart8250 *machine_console_uart(struct machine *machine);
+
+/* The virtio-mmio devices, for the boot tables; *n gets their count. */
+const struct loader_virtio_mmio *machine_virtio_mmio(const struct machine *machine,
+						     unsigned *n);
+
+/* The kernel command line for cmdline (NULL: none given) when the
+ * virtio-mmio devices go on it (--virtio-mmio-cmdline): cmdline (or the
+ * Linux default) plus virtio_mmio.device=SIZE@BASE:GSI for each device,
+ * in *out (free() it). *out is NULL when the command line stays as given.
+ * Returns 0, or -1 after a message. */
+int machine_kernel_cmdline(const struct machine *machine, const char *cmdline, char **out);
 
 /* Boot progress recorded from the POST code port, at exit. */
 void machine_report_boot_timings(struct machine *machine, FILE *out);

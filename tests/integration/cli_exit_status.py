@@ -47,6 +47,11 @@ with tempfile.TemporaryDirectory() as tmp:
     case("bad accel", ["run", "--kernel", text, "--accel", "tcg"], 2, "--accel")
     case("bad console", ["run", "--kernel", text, "--console", "tty"], 2, "--console")
     case("bad timeout", ["run", "--kernel", text, "--timeout", "-1"], 2, "--timeout")
+    case("bad transport", ["run", "--kernel", text, "--transport", "ccw"], 2,
+         "--transport: 'ccw' is not one of mmio, pci")
+    case("pci transport before virtio-pci", ["run", "--kernel", text, "--rng", "--transport", "pci"],
+         2, "virtio-pci is not implemented yet")
+    case("flag with a value it does not take", ["run", "--kernel", text, "--rng=1"], 2, "--rng")
     case("missing kernel file", ["run", "--kernel", os.path.join(tmp, "nope")], 4,
          "No such file or directory")
     case("kernel is a directory", ["run", "--kernel", tmp], 4, "not a regular file")

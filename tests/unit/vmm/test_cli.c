@@ -55,6 +55,28 @@ static void defaults(void **state)
 	assert_int_equal(cfg.console, CONSOLE_STDIO);
 	assert_true(cfg.timeout_sec == 0);
 	assert_false(cfg.testdev);
+	assert_false(cfg.rng);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	assert_false(cfg.virtio_mmio_cmdline);
+}
+
+static void virtio_options(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng", "--transport", "mmio",
+					  "--virtio-mmio-cmdline")), CLI_RUN);
+	assert_true(cfg.rng);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	assert_true(cfg.virtio_mmio_cmdline);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport=mmio")), CLI_RUN);
+	assert_false(cfg.rng);
+	/* Until virtio-pci exists it is refused, as a usage error. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng", "--transport", "pci")),
+			 CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "ccw")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng=yes")), CLI_ERROR);
 }
 
 static void equals_form_and_console_variants(void **state)
@@ -117,6 +139,7 @@ int main(void)
 		cmocka_unit_test(equals_form_and_console_variants),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(errors),
+		cmocka_unit_test(virtio_options),
 	};
 	return cmocka_run_group_tests(tests, quiet, NULL);
 }
