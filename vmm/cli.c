@@ -40,6 +40,11 @@ void cli_usage(FILE *out)
 		"  --timeout SECS       stop the guest after SECS seconds (exit status 10)\n"
 		"  --boot-timings       print boot progress times (POST codes) at exit\n"
 		"  --testdev            add the test device (ports 0xe0-0xe7, MMIO 0x%llx)\n"
+		"  --drive path=IMG[,ro][,id=NAME]\n"
+		"                       add a virtio-blk disk on the raw image IMG (the\n"
+		"                       guest's vda, vdb... in order); ro: read-only;\n"
+		"                       id: the serial the guest reads (20 bytes at most).\n"
+		"                       Up to %d drives\n"
 		"  --rng                add a virtio-rng device (entropy from the host's\n"
 		"                       getrandom())\n"
 		"  --transport mmio|pci how virtio devices attach (default: mmio, at 0x%llx\n"
@@ -60,13 +65,14 @@ void cli_usage(FILE *out)
 		"6 host cannot run the VM, 8 guest crashed (triple fault), 10 timeout,\n"
 		"12 stopped by a signal, 14 internal error.\n",
 		LINUX_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE,
+		WISP_MAX_DRIVES,
 		(unsigned long long)VIRTIO_MMIO_BASE, (unsigned long long)VIRTIO_MMIO_SLOT_SIZE,
 		VIRTIO_MMIO_GSI_BASE);
 }
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_ACCEL,
-	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_RNG, OPT_TRANSPORT,
+	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_DRIVE, OPT_RNG, OPT_TRANSPORT,
 	OPT_VIRTIO_MMIO_CMDLINE, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
 };
 
@@ -81,6 +87,7 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "boot-timings", no_argument, NULL, OPT_BOOT_TIMINGS },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
+	{ "drive", required_argument, NULL, OPT_DRIVE },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_VIRTIO_MMIO_CMDLINE },
@@ -111,6 +118,41 @@ static int parse_transport(const char *s, enum virtio_transport *out)
 		*out = VIRTIO_TRANSPORT_PCI;
 	else
 		return -1;
+	return 0;
+}
+
+/* path=IMG[,ro][,id=NAME], split in a copy the config keeps. Logs and
+ * returns -1 on a mistake. */
+static int parse_drive(const char *arg, struct drive_config *d)
+{
+	char *save = NULL;
+
+	memset(d, 0, sizeof(*d));
+	if (strlen(arg) >= sizeof(d->spec)) {
+		log_error("--drive: the value is longer than %zu bytes", sizeof(d->spec) - 1);
+		return -1;
+	}
+	strcpy(d->spec, arg);
+	for (char *item = strtok_r(d->spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(item, "path=", 5) && item[5]) {
+			d->path = item + 5;
+		} else if (!strcmp(item, "ro")) {
+			d->read_only = true;
+		} else if (!strncmp(item, "id=", 3)) {
+			if (strlen(item + 3) > 20) {
+				log_error("--drive: id '%s' is longer than 20 bytes", item + 3);
+				return -1;
+			}
+			d->id = item + 3;
+		} else {
+			log_error("--drive: '%s' is not one of path=IMG, ro, id=NAME", item);
+			return -1;
+		}
+	}
+	if (!d->path) {
+		log_error("--drive needs path=IMG (e.g. --drive path=disk.img,ro)");
+		return -1;
+	}
 	return 0;
 }
 
@@ -193,6 +235,15 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case OPT_TESTDEV:
 			cfg->testdev = true;
+			break;
+		case OPT_DRIVE:
+			if (cfg->ndrives == WISP_MAX_DRIVES) {
+				log_error("--drive: at most %d drives", WISP_MAX_DRIVES);
+				return CLI_ERROR;
+			}
+			if (parse_drive(optarg, &cfg->drives[cfg->ndrives]))
+				return CLI_ERROR;
+			cfg->ndrives++;
 			break;
 		case OPT_RNG:
 			cfg->rng = true;

@@ -1,11 +1,13 @@
 #include "cmd_run.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -154,6 +156,32 @@ static void report_boot_timings(struct vm *vm, uint64_t end_ns)
 	fprintf(stderr, "boot-timing: exit at %.3f ms\n", (end_ns - vm->t0_ns) / 1e6);
 }
 
+/* Each drive's image can be opened as asked (the device opens it again
+ * when the machine is built): a mistake here is the user's, reported
+ * before any thread starts. */
+static int check_drives(const struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->ndrives; i++) {
+		const struct drive_config *d = &cfg->drives[i];
+		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		struct stat st;
+
+		if (fd < 0) {
+			log_error("--drive: cannot open '%s'%s: %s", d->path,
+				  d->read_only ? "" : " for writing (add ,ro for a read-only drive)",
+				  strerror(errno));
+			return -1;
+		}
+		if (fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
+			log_error("--drive: '%s' is not a regular file or a block device", d->path);
+			close(fd);
+			return -1;
+		}
+		close(fd);
+	}
+	return 0;
+}
+
 int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 {
 	struct file_map kernel = { 0 }, initrd = { 0 };
@@ -170,6 +198,10 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 	if (file_map_open(&kernel, cfg->kernel_path, "kernel"))
 		return WISP_EXIT_IMAGE;
 	if (cfg->initrd_path && file_map_open(&initrd, cfg->initrd_path, "initrd")) {
+		status = WISP_EXIT_IMAGE;
+		goto out_files;
+	}
+	if (check_drives(cfg)) {
 		status = WISP_EXIT_IMAGE;
 		goto out_files;
 	}

@@ -14,6 +14,17 @@
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
 enum virtio_transport { VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
+/* Drives the command line may add (virtio-mmio has 8 slots in all). */
+#define WISP_MAX_DRIVES 6
+
+/* --drive path=IMG[,ro][,id=NAME] */
+struct drive_config {
+	const char *path;           /* these point into spec */
+	bool read_only;
+	const char *id;             /* NULL: none (GET_ID answers empty) */
+	char spec[4200];            /* the option's value, split at its commas */
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path;    /* NULL: none */
@@ -27,6 +38,8 @@ struct vm_config {
 	bool boot_timings;
 	bool testdev;
 	bool rng;                   /* a virtio-rng device */
+	struct drive_config drives[WISP_MAX_DRIVES];  /* virtio-blk devices */
+	unsigned ndrives;
 	enum virtio_transport transport;  /* of the virtio devices */
 	bool virtio_mmio_cmdline;   /* virtio-mmio devices on the kernel command
 	                             * line (virtio_mmio.device=) instead of the DSDT */

@@ -16,6 +16,7 @@
 #include "loader/loader.h"
 #include "log.h"
 #include "memory_map.h"
+#include "virtio/virtio_blk.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_rng.h"
 #include "vm.h"
@@ -81,6 +82,17 @@ static int add_virtio(struct machine *m, struct vm *vm, virtio_dev_setup_fn setu
 
 static int add_virtio_devices(struct machine *m, struct vm *vm)
 {
+	/* Drives first, in command-line order: the guest names them vda,
+	 * vdb... in the order it finds them. */
+	for (unsigned i = 0; i < vm->cfg->ndrives; i++) {
+		const struct drive_config *d = &vm->cfg->drives[i];
+		struct virtio_blk_config blk = {
+			.path = d->path, .read_only = d->read_only, .id = d->id,
+		};
+
+		if (add_virtio(m, vm, virtio_blk_setup, &blk))
+			return -1;
+	}
 	if (vm->cfg->rng && add_virtio(m, vm, virtio_rng_setup, NULL))
 		return -1;
 	return 0;

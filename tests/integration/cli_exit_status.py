@@ -52,6 +52,18 @@ with tempfile.TemporaryDirectory() as tmp:
     case("pci transport before virtio-pci", ["run", "--kernel", text, "--rng", "--transport", "pci"],
          2, "virtio-pci is not implemented yet")
     case("flag with a value it does not take", ["run", "--kernel", text, "--rng=1"], 2, "--rng")
+    case("drive without a path", ["run", "--kernel", text, "--drive", "ro"], 2, "--drive needs path=IMG")
+    case("drive with an unknown key", ["run", "--kernel", text, "--drive", f"path={text},cache=none"],
+         2, "--drive: 'cache=none' is not one of")
+    case("drive id too long", ["run", "--kernel", text, "--drive", f"path={text},id={'x' * 21}"],
+         2, "longer than 20 bytes")
+    case("too many drives", ["run", "--kernel", text] + ["--drive", f"path={text}"] * 7, 2,
+         "at most 6 drives")
+    case("missing drive image", ["run", "--kernel", text, "--drive",
+                                 "path=" + os.path.join(tmp, "nope.img")], 4,
+         "--drive: cannot open")
+    case("drive image is a directory", ["run", "--kernel", text, "--drive", f"path={tmp},ro"], 4,
+         "not a regular file or a block device")
     case("missing kernel file", ["run", "--kernel", os.path.join(tmp, "nope")], 4,
          "No such file or directory")
     case("kernel is a directory", ["run", "--kernel", tmp], 4, "not a regular file")

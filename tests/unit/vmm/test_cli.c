@@ -79,6 +79,30 @@ static void virtio_options(void **state)
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng=yes")), CLI_ERROR);
 }
 
+static void drives(void **state)
+{
+	struct vm_config cfg;
+
+	(void)state;
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--drive", "path=a.img",
+					  "--drive=ro,id=serial-2,path=/x/b.img")), CLI_RUN);
+	assert_int_equal(cfg.ndrives, 2);
+	assert_string_equal(cfg.drives[0].path, "a.img");
+	assert_false(cfg.drives[0].read_only);
+	assert_null(cfg.drives[0].id);
+	assert_string_equal(cfg.drives[1].path, "/x/b.img");
+	assert_true(cfg.drives[1].read_only);
+	assert_string_equal(cfg.drives[1].id, "serial-2");
+	/* A 20-byte id is the most GET_ID carries. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--drive",
+					  "path=a,id=12345678901234567890")), CLI_RUN);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--drive",
+					  "path=a,id=123456789012345678901")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--drive", "ro")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--drive", "path=")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--drive", "path=a,rw")), CLI_ERROR);
+}
+
 static void equals_form_and_console_variants(void **state)
 {
 	struct vm_config cfg;
@@ -140,6 +164,7 @@ int main(void)
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(errors),
 		cmocka_unit_test(virtio_options),
+		cmocka_unit_test(drives),
 	};
 	return cmocka_run_group_tests(tests, quiet, NULL);
 }
