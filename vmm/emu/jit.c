@@ -408,6 +408,23 @@ static void count_to_eax(struct gen *g, uint32_t count)
 	asm_op1(&g->a, 4, 0x8d, RAX, M(DONE, (int32_t)count));          /* lea eax, [r15 + count] */
 }
 
+/* The r/m operand of insn = r8 (a MOV: the flags stay as they are). The
+ * lookup clobbers rax, rcx, rdx, rsi and rdi, never r8. */
+static void store_rm_r8(struct gen *g, unsigned i, const struct insn *insn, unsigned size)
+{
+	struct memop m;
+
+	if (insn->mod == 3) {
+		store_guest(g, insn, insn->rm, size, R8);
+		return;
+	}
+	memop_begin(g, i, &m);
+	emit_linear(g, insn);
+	emit_tlb(g, EMU_WRITE, size, m.slow);
+	asm_mov_store(&g->a, size, M(RDX, 0), R8);
+	memop_end(g, &m, true);
+}
+
 /* Leave to rip = target after count instructions; a branch back to the
  * block's own start loops instead, a bounded number of times. */
 static void exit_with(struct gen *g, uint32_t count, uint64_t target)
@@ -839,15 +856,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 		case 0x88: case 0x89:                   /* MOV r/m, reg */
 			size = bw_size(insn);
 			load_guest(g, insn, R8, insn->reg, size);
-			if (mem) {
-				memop_begin(g, i, &m);
-				emit_linear(g, insn);
-				emit_tlb(g, EMU_WRITE, size, m.slow);
-				asm_mov_store(&g->a, size, M(RDX, 0), R8);
-				memop_end(g, &m, true);
-			} else {
-				store_guest(g, insn, insn->rm, size, R8);
-			}
+			store_rm_r8(g, i, insn, size);
 			return true;
 		case 0x8a: case 0x8b:                   /* MOV reg, r/m */
 			size = bw_size(insn);
@@ -868,15 +877,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 				return false;
 			size = bw_size(insn);
 			asm_mov_imm(&g->a, R8, insn->imm & size_mask(size));
-			if (mem) {
-				memop_begin(g, i, &m);
-				emit_linear(g, insn);
-				emit_tlb(g, EMU_WRITE, size, m.slow);
-				asm_mov_store(&g->a, size, M(RDX, 0), R8);
-				memop_end(g, &m, true);
-			} else {
-				store_guest(g, insn, insn->rm, size, R8);
-			}
+			store_rm_r8(g, i, insn, size);
 			return true;
 		case 0x8d:                              /* LEA */
 			if (!mem)
