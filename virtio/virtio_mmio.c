@@ -6,33 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "virtio_mmio_regs.h"
 #include "vmm/log.h"
 #include "vmm/platform.h"
-
-/* Register offsets (virtio 1.x 4.2.2, version 2 layout). */
-#define REG_MAGIC_VALUE         0x000
-#define REG_VERSION             0x004
-#define REG_DEVICE_ID           0x008
-#define REG_VENDOR_ID           0x00c
-#define REG_DEVICE_FEATURES     0x010
-#define REG_DEVICE_FEATURES_SEL 0x014
-#define REG_DRIVER_FEATURES     0x020
-#define REG_DRIVER_FEATURES_SEL 0x024
-#define REG_QUEUE_SEL           0x030
-#define REG_QUEUE_NUM_MAX       0x034
-#define REG_QUEUE_NUM           0x038
-#define REG_QUEUE_READY         0x044
-#define REG_QUEUE_NOTIFY        0x050
-#define REG_INTERRUPT_STATUS    0x060
-#define REG_INTERRUPT_ACK       0x064
-#define REG_STATUS              0x070
-#define REG_QUEUE_DESC_LOW      0x080
-#define REG_QUEUE_DESC_HIGH     0x084
-#define REG_QUEUE_DRIVER_LOW    0x090
-#define REG_QUEUE_DRIVER_HIGH   0x094
-#define REG_QUEUE_DEVICE_LOW    0x0a0
-#define REG_QUEUE_DEVICE_HIGH   0x0a4
-#define REG_CONFIG_GENERATION   0x0fc
 
 struct virtio_mmio {
 	struct virtio_dev dev;       /* dev.lock covers everything below too */
@@ -92,26 +68,26 @@ static uint32_t reg_read(struct virtio_mmio *m, unsigned reg)
 	struct virtq *vq;
 
 	switch (reg) {
-	case REG_MAGIC_VALUE:
+	case VIRTIO_MMIO_REG_MAGIC_VALUE:
 		return VIRTIO_MMIO_MAGIC;
-	case REG_VERSION:
+	case VIRTIO_MMIO_REG_VERSION:
 		return VIRTIO_MMIO_VERSION;
-	case REG_DEVICE_ID:
+	case VIRTIO_MMIO_REG_DEVICE_ID:
 		return dev->ops->device_id;
-	case REG_VENDOR_ID:
+	case VIRTIO_MMIO_REG_VENDOR_ID:
 		return VIRTIO_MMIO_VENDOR_ID;
-	case REG_DEVICE_FEATURES:
+	case VIRTIO_MMIO_REG_DEVICE_FEATURES:
 		return virtio_dev_features_offered(dev, m->device_features_sel);
-	case REG_QUEUE_NUM_MAX:
+	case VIRTIO_MMIO_REG_QUEUE_NUM_MAX:
 		return selected_queue(m) ? dev->ops->queue_max_size : 0;
-	case REG_QUEUE_READY:
+	case VIRTIO_MMIO_REG_QUEUE_READY:
 		vq = selected_queue(m);
 		return vq && vq->ready;
-	case REG_INTERRUPT_STATUS:
+	case VIRTIO_MMIO_REG_INTERRUPT_STATUS:
 		return m->interrupt_status;
-	case REG_STATUS:
+	case VIRTIO_MMIO_REG_STATUS:
 		return dev->status;
-	case REG_CONFIG_GENERATION:
+	case VIRTIO_MMIO_REG_CONFIG_GENERATION:
 		return dev->config_generation;
 	default:
 		return 0;    /* write-only or reserved */
@@ -145,23 +121,23 @@ static void reg_write(struct virtio_mmio *m, unsigned reg, uint32_t v)
 	struct virtq *setup = vq && !vq->ready ? vq : NULL;
 
 	switch (reg) {
-	case REG_DEVICE_FEATURES_SEL:
+	case VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL:
 		m->device_features_sel = v;
 		break;
-	case REG_DRIVER_FEATURES:
+	case VIRTIO_MMIO_REG_DRIVER_FEATURES:
 		virtio_dev_ack_features(dev, m->driver_features_sel, v);
 		break;
-	case REG_DRIVER_FEATURES_SEL:
+	case VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL:
 		m->driver_features_sel = v;
 		break;
-	case REG_QUEUE_SEL:
+	case VIRTIO_MMIO_REG_QUEUE_SEL:
 		m->queue_sel = v;
 		break;
-	case REG_QUEUE_NUM:
+	case VIRTIO_MMIO_REG_QUEUE_NUM:
 		if (setup)
 			setup->size = queue_size(m, v);
 		break;
-	case REG_QUEUE_READY:
+	case VIRTIO_MMIO_REG_QUEUE_READY:
 		if (!vq)
 			break;
 		if (v & 1)
@@ -169,40 +145,40 @@ static void reg_write(struct virtio_mmio *m, unsigned reg, uint32_t v)
 		else
 			vq->ready = false;
 		break;
-	case REG_QUEUE_NOTIFY:
+	case VIRTIO_MMIO_REG_QUEUE_NOTIFY:
 		virtio_dev_queue_notify(dev, v);
 		break;
-	case REG_INTERRUPT_ACK:
+	case VIRTIO_MMIO_REG_INTERRUPT_ACK:
 		m->interrupt_status &= ~(v & (VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG));
 		update_irq(m);
 		break;
-	case REG_STATUS:
+	case VIRTIO_MMIO_REG_STATUS:
 		if ((v & 0xff) == 0)
 			reset(m);
 		else
 			virtio_dev_set_status(dev, (uint8_t)v);
 		break;
-	case REG_QUEUE_DESC_LOW:
+	case VIRTIO_MMIO_REG_QUEUE_DESC_LOW:
 		if (setup)
 			set_low(&setup->desc_gpa, v);
 		break;
-	case REG_QUEUE_DESC_HIGH:
+	case VIRTIO_MMIO_REG_QUEUE_DESC_HIGH:
 		if (setup)
 			set_high(&setup->desc_gpa, v);
 		break;
-	case REG_QUEUE_DRIVER_LOW:
+	case VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW:
 		if (setup)
 			set_low(&setup->avail_gpa, v);
 		break;
-	case REG_QUEUE_DRIVER_HIGH:
+	case VIRTIO_MMIO_REG_QUEUE_DRIVER_HIGH:
 		if (setup)
 			set_high(&setup->avail_gpa, v);
 		break;
-	case REG_QUEUE_DEVICE_LOW:
+	case VIRTIO_MMIO_REG_QUEUE_DEVICE_LOW:
 		if (setup)
 			set_low(&setup->used_gpa, v);
 		break;
-	case REG_QUEUE_DEVICE_HIGH:
+	case VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH:
 		if (setup)
 			set_high(&setup->used_gpa, v);
 		break;

@@ -19,33 +19,12 @@
  * high after InterruptACK would give a storm of them instead. A LAPIC
  * one-shot is the watchdog. */
 #include "guest.h"
+#include "../../virtio/virtio_mmio_regs.h"
 
 #define VEC_VIRTIO   0x51
 #define VEC_WATCHDOG 0x52
 
-/* virtio-mmio registers (virtio 1.x 4.2.2). */
-#define MAGIC          0x000
-#define VERSION        0x004
-#define DEVICE_ID      0x008
-#define DEV_FEAT       0x010
-#define DEV_FEAT_SEL   0x014
-#define DRV_FEAT       0x020
-#define DRV_FEAT_SEL   0x024
-#define QUEUE_SEL      0x030
-#define QUEUE_NUM_MAX  0x034
-#define QUEUE_NUM      0x038
-#define QUEUE_READY    0x044
-#define QUEUE_NOTIFY   0x050
-#define INT_STATUS     0x060
-#define INT_ACK        0x064
-#define STATUS         0x070
-#define DESC_LO        0x080
-#define DESC_HI        0x084
-#define DRIVER_LO      0x090
-#define DRIVER_HI      0x094
-#define DEVICE_LO      0x0a0
-#define DEVICE_HI      0x0a4
-
+/* Device status bits (virtio 1.x 2.1). */
 #define S_ACK         1
 #define S_DRIVER      2
 #define S_DRIVER_OK   4
@@ -95,14 +74,14 @@ static void wr(unsigned reg, uint32_t v) { mmio_write32(base + reg, v); }
 static void virtio_isr(struct irq_frame *f)
 {
 	(void)f;
-	uint32_t status = rd(INT_STATUS);
+	uint32_t status = rd(VIRTIO_MMIO_REG_INTERRUPT_STATUS);
 
 	if (status) {
 		last_isr = status;
 		irqs++;
 		/* The line is a level: lower it before the EOI, or it fires
 		 * again. */
-		wr(INT_ACK, status);
+		wr(VIRTIO_MMIO_REG_INTERRUPT_ACK, status);
 	} else {
 		empty_irqs++;
 	}
@@ -173,7 +152,7 @@ static int request(unsigned i)
 	__asm__ volatile("" ::: "memory");   /* ring entry before the index (x86: TSO) */
 	avail.idx = (uint16_t)(idx + 1);
 	__asm__ volatile("mfence" ::: "memory");
-	wr(QUEUE_NOTIFY, 0);
+	wr(VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	for (unsigned n = 0; n < 100000; n++) {
 		if (used.idx == (uint16_t)(idx + 1))
 			return 1;
@@ -197,57 +176,57 @@ int guest_main(void)
 		panic(0x8F, "GSI %u is not an IOAPIC pin from 16 to 23", gsi);
 	note("virtio-mmio at %#llx, GSI %u", (unsigned long long)base, gsi);
 
-	check(rd(MAGIC) == 0x74726976 && rd(VERSION) == 2 && rd(DEVICE_ID) == 4,
-	      "magic %#x, version %u, device id %u (entropy)", rd(MAGIC), rd(VERSION), rd(DEVICE_ID));
+	check(rd(VIRTIO_MMIO_REG_MAGIC_VALUE) == 0x74726976 && rd(VIRTIO_MMIO_REG_VERSION) == 2 && rd(VIRTIO_MMIO_REG_DEVICE_ID) == 4,
+	      "magic %#x, version %u, device id %u (entropy)", rd(VIRTIO_MMIO_REG_MAGIC_VALUE), rd(VIRTIO_MMIO_REG_VERSION), rd(VIRTIO_MMIO_REG_DEVICE_ID));
 
 	/* Reset, then a legacy driver's negotiation: refused. */
-	wr(STATUS, 0);
-	wr(STATUS, S_ACK);
-	wr(STATUS, S_ACK | S_DRIVER);
-	wr(DEV_FEAT_SEL, 1);
-	features = (uint64_t)rd(DEV_FEAT) << 32;
-	wr(DEV_FEAT_SEL, 0);
-	features |= rd(DEV_FEAT);
+	wr(VIRTIO_MMIO_REG_STATUS, 0);
+	wr(VIRTIO_MMIO_REG_STATUS, S_ACK);
+	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER);
+	wr(VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 1);
+	features = (uint64_t)rd(VIRTIO_MMIO_REG_DEVICE_FEATURES) << 32;
+	wr(VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0);
+	features |= rd(VIRTIO_MMIO_REG_DEVICE_FEATURES);
 	note("device features %#llx", (unsigned long long)features);
-	wr(DRV_FEAT_SEL, 0);
-	wr(DRV_FEAT, 0);
-	wr(DRV_FEAT_SEL, 1);
-	wr(DRV_FEAT, 0);
-	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	status = rd(STATUS);
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 0);
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 0);
+	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	status = rd(VIRTIO_MMIO_REG_STATUS);
 	check(status == (S_ACK | S_DRIVER), "FEATURES_OK refused without VERSION_1 (status %#x)",
 	      status);
 
 	/* VERSION_1 only (no event index, no indirect descriptors). */
-	wr(STATUS, 0);
-	check(rd(STATUS) == 0, "reset: status 0");
-	wr(STATUS, S_ACK);
-	wr(STATUS, S_ACK | S_DRIVER);
-	wr(DRV_FEAT_SEL, 1);
-	wr(DRV_FEAT, 1);                     /* bit 32: VERSION_1 */
-	wr(DRV_FEAT_SEL, 0);
-	wr(DRV_FEAT, 0);
-	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	status = rd(STATUS);
+	wr(VIRTIO_MMIO_REG_STATUS, 0);
+	check(rd(VIRTIO_MMIO_REG_STATUS) == 0, "reset: status 0");
+	wr(VIRTIO_MMIO_REG_STATUS, S_ACK);
+	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER);
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 1);                     /* bit 32: VERSION_1 */
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 0);
+	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 0);
+	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	status = rd(VIRTIO_MMIO_REG_STATUS);
 	check((features >> 32) & 1, "the device offers VERSION_1");
 	check(status == (S_ACK | S_DRIVER | S_FEATURES_OK), "FEATURES_OK kept with VERSION_1 (status %#x)",
 	      status);
 
-	wr(QUEUE_SEL, 0);
-	uint32_t max = rd(QUEUE_NUM_MAX);
-	check(max >= QSIZE && rd(QUEUE_READY) == 0, "queue 0: QueueNumMax %u, not ready", max);
-	wr(QUEUE_NUM, QSIZE);
-	wr(DESC_LO, (uint32_t)(uintptr_t)descs);
-	wr(DESC_HI, 0);
-	wr(DRIVER_LO, (uint32_t)(uintptr_t)&avail);
-	wr(DRIVER_HI, 0);
-	wr(DEVICE_LO, (uint32_t)(uintptr_t)&used);
-	wr(DEVICE_HI, 0);
-	wr(QUEUE_READY, 1);
-	check(rd(QUEUE_READY) == 1, "queue 0 ready with %u entries at %p/%p/%p", QSIZE,
+	wr(VIRTIO_MMIO_REG_QUEUE_SEL, 0);
+	uint32_t max = rd(VIRTIO_MMIO_REG_QUEUE_NUM_MAX);
+	check(max >= QSIZE && rd(VIRTIO_MMIO_REG_QUEUE_READY) == 0, "queue 0: QueueNumMax %u, not ready", max);
+	wr(VIRTIO_MMIO_REG_QUEUE_NUM, QSIZE);
+	wr(VIRTIO_MMIO_REG_QUEUE_DESC_LOW, (uint32_t)(uintptr_t)descs);
+	wr(VIRTIO_MMIO_REG_QUEUE_DESC_HIGH, 0);
+	wr(VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW, (uint32_t)(uintptr_t)&avail);
+	wr(VIRTIO_MMIO_REG_QUEUE_DRIVER_HIGH, 0);
+	wr(VIRTIO_MMIO_REG_QUEUE_DEVICE_LOW, (uint32_t)(uintptr_t)&used);
+	wr(VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH, 0);
+	wr(VIRTIO_MMIO_REG_QUEUE_READY, 1);
+	check(rd(VIRTIO_MMIO_REG_QUEUE_READY) == 1, "queue 0 ready with %u entries at %p/%p/%p", QSIZE,
 	      (void *)descs, (void *)&avail, (void *)&used);
-	wr(STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	status = rd(STATUS);
+	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	status = rd(VIRTIO_MMIO_REG_STATUS);
 	check(status == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK), "DRIVER_OK (status %#x)",
 	      status);
 
@@ -264,7 +243,7 @@ int guest_main(void)
 	check(got1 && used.ring[0].id == 0 && used.ring[0].len == REQ_LEN,
 	      "request 1 answered: used idx %u, id %u, len %u", used.idx, used.ring[0].id,
 	      used.ring[0].len);
-	check(rd(INT_STATUS) == 1, "InterruptStatus says used buffer (%#x)", rd(INT_STATUS));
+	check(rd(VIRTIO_MMIO_REG_INTERRUPT_STATUS) == 1, "InterruptStatus says used buffer (%#x)", rd(VIRTIO_MMIO_REG_INTERRUPT_STATUS));
 	int irq1 = wait_irqs(1);
 	check(irq1 && last_isr == 1, "interrupt 1 on vector %#x (status %#x in the handler)",
 	      VEC_VIRTIO, last_isr);
@@ -286,12 +265,12 @@ int guest_main(void)
 	wait_irqs(3);
 	if (empty_irqs)
 		note("%u interrupts without a reason (re-delivered after an early EOI)", empty_irqs);
-	check(irqs == 2 && empty_irqs <= 2 && rd(INT_STATUS) == 0,
+	check(irqs == 2 && empty_irqs <= 2 && rd(VIRTIO_MMIO_REG_INTERRUPT_STATUS) == 0,
 	      "no interrupt after the acknowledgement (%u with a reason, %u without)", irqs,
 	      empty_irqs);
 
 	ioapic_write(0x10 + 2 * gsi, IOREDTBL_MASKED);
-	wr(STATUS, 0);
-	check(rd(STATUS) == 0 && rd(QUEUE_READY) == 0, "reset: status 0, queue not ready");
+	wr(VIRTIO_MMIO_REG_STATUS, 0);
+	check(rd(VIRTIO_MMIO_REG_STATUS) == 0 && rd(VIRTIO_MMIO_REG_QUEUE_READY) == 0, "reset: status 0, queue not ready");
 	return checks_end();
 }

@@ -12,6 +12,7 @@
 
 #include "tests/unit/devices/test_platform.h"
 #include "virtio/virtio_mmio.h"
+#include "virtio/virtio_mmio_regs.h"
 #include "virtio/virtio_rng.h"
 #include "vmm/guest_mem.h"
 #include "vmm/log.h"
@@ -19,31 +20,7 @@
 #define BASE 0xFE000000ull
 #define GSI  17
 
-/* Registers. */
-#define MAGIC          0x000
-#define VERSION        0x004
-#define DEVICE_ID      0x008
-#define VENDOR_ID      0x00c
-#define DEV_FEAT       0x010
-#define DEV_FEAT_SEL   0x014
-#define DRV_FEAT       0x020
-#define DRV_FEAT_SEL   0x024
-#define QUEUE_SEL      0x030
-#define QUEUE_NUM_MAX  0x034
-#define QUEUE_NUM      0x038
-#define QUEUE_READY    0x044
-#define QUEUE_NOTIFY   0x050
-#define INT_STATUS     0x060
-#define INT_ACK        0x064
-#define STATUS         0x070
-#define DESC_LO        0x080
-#define DESC_HI        0x084
-#define DRIVER_LO      0x090
-#define DRIVER_HI      0x094
-#define DEVICE_LO      0x0a0
-#define DEVICE_HI      0x0a4
-#define CONFIG_GEN     0x0fc
-#define CONFIG         0x100
+#define CONFIG VIRTIO_MMIO_CONFIG
 
 #define S_ACK         1
 #define S_DRIVER      2
@@ -226,28 +203,28 @@ static int teardown(void **state)
 /* ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; the status read back. */
 static uint32_t negotiate(struct fixture *x, uint64_t features)
 {
-	wr(x, STATUS, S_ACK);
-	wr(x, STATUS, S_ACK | S_DRIVER);
-	wr(x, DRV_FEAT_SEL, 0);
-	wr(x, DRV_FEAT, (uint32_t)features);
-	wr(x, DRV_FEAT_SEL, 1);
-	wr(x, DRV_FEAT, (uint32_t)(features >> 32));
-	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	return rd(x, STATUS);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 0);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES, (uint32_t)features);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES, (uint32_t)(features >> 32));
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	return rd(x, VIRTIO_MMIO_REG_STATUS);
 }
 
 static void queue_setup(struct fixture *x, unsigned q, uint32_t size, uint64_t desc,
 			uint64_t avail, uint64_t used)
 {
-	wr(x, QUEUE_SEL, q);
-	wr(x, QUEUE_NUM, size);
-	wr(x, DESC_LO, (uint32_t)desc);
-	wr(x, DESC_HI, (uint32_t)(desc >> 32));
-	wr(x, DRIVER_LO, (uint32_t)avail);
-	wr(x, DRIVER_HI, (uint32_t)(avail >> 32));
-	wr(x, DEVICE_LO, (uint32_t)used);
-	wr(x, DEVICE_HI, (uint32_t)(used >> 32));
-	wr(x, QUEUE_READY, 1);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, q);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NUM, size);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DESC_LOW, (uint32_t)desc);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW, (uint32_t)avail);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DEVICE_LOW, (uint32_t)used);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
+	wr(x, VIRTIO_MMIO_REG_QUEUE_READY, 1);
 }
 
 static void *gpa(struct fixture *x, uint64_t a, uint64_t len)
@@ -295,9 +272,9 @@ static void bring_up(struct fixture *x, uint64_t features)
 {
 	assert_int_equal(negotiate(x, features), S_ACK | S_DRIVER | S_FEATURES_OK);
 	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(rd(x, QUEUE_READY), 1);
-	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 1);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 }
 
 #define VERSION_1 (1ull << 32)
@@ -308,28 +285,28 @@ static void ids(void **state)
 {
 	struct fixture *x = *state;
 
-	assert_int_equal(rd(x, MAGIC), 0x74726976);
-	assert_int_equal(rd(x, VERSION), 2);
-	assert_int_equal(rd(x, DEVICE_ID), 42);
-	assert_int_equal(rd(x, VENDOR_ID), VIRTIO_MMIO_VENDOR_ID);
-	assert_int_equal(rd(x, STATUS), 0);
-	assert_int_equal(rd(x, INT_STATUS), 0);
-	assert_int_equal(rd(x, CONFIG_GEN), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_MAGIC_VALUE), 0x74726976);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_VERSION), 2);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_ID), 42);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_VENDOR_ID), VIRTIO_MMIO_VENDOR_ID);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_CONFIG_GENERATION), 0);
 	/* Write-only and reserved registers read 0. */
-	assert_int_equal(rd(x, QUEUE_NOTIFY), 0);
-	assert_int_equal(rd(x, INT_ACK), 0);
-	assert_int_equal(rd(x, DRV_FEAT), 0);
-	assert_int_equal(rd(x, DESC_LO), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_ACK), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DRIVER_FEATURES), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_DESC_LOW), 0);
 	assert_int_equal(rd(x, 0x028), 0);     /* legacy GuestPageSize */
 	assert_int_equal(rd(x, 0x040), 0);     /* legacy QueuePFN */
 	assert_int_equal(rd(x, 0x0f8), 0);
 	/* Read-only registers ignore writes. */
-	wr(x, MAGIC, 0);
-	wr(x, DEVICE_ID, 7);
-	wr(x, INT_STATUS, 3);
-	assert_int_equal(rd(x, MAGIC), 0x74726976);
-	assert_int_equal(rd(x, DEVICE_ID), 42);
-	assert_int_equal(rd(x, INT_STATUS), 0);
+	wr(x, VIRTIO_MMIO_REG_MAGIC_VALUE, 0);
+	wr(x, VIRTIO_MMIO_REG_DEVICE_ID, 7);
+	wr(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS, 3);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_MAGIC_VALUE), 0x74726976);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_ID), 42);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
 }
 
 static void features_offered(void **state)
@@ -337,16 +314,16 @@ static void features_offered(void **state)
 	struct fixture *x = *state;
 	uint64_t f;
 
-	wr(x, DEV_FEAT_SEL, 0);
-	f = rd(x, DEV_FEAT);
-	wr(x, DEV_FEAT_SEL, 1);
-	f |= (uint64_t)rd(x, DEV_FEAT) << 32;
+	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0);
+	f = rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES);
+	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 1);
+	f |= (uint64_t)rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES) << 32;
 	assert_int_equal(f, FAKE_FEATURES | VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX) |
 			    (1ull << VIRTIO_F_INDIRECT_DESC));
-	wr(x, DEV_FEAT_SEL, 2);
-	assert_int_equal(rd(x, DEV_FEAT), 0);
-	wr(x, DEV_FEAT_SEL, 0xffffffff);
-	assert_int_equal(rd(x, DEV_FEAT), 0);
+	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 2);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES), 0);
+	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0xffffffff);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES), 0);
 }
 
 static void features_ok_needs_version_1(void **state)
@@ -359,8 +336,8 @@ static void features_ok_needs_version_1(void **state)
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 6)), S_ACK | S_DRIVER);
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 50)), S_ACK | S_DRIVER);
 	/* DRIVER_OK without FEATURES_OK: ignored, no activation. */
-	wr(x, STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
-	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_DRIVER_OK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER);
 	assert_int_equal(x->fake.activations, 0);
 	/* The right set is taken. */
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 35) | (1ull << VIRTIO_F_EVENT_IDX)),
@@ -368,8 +345,8 @@ static void features_ok_needs_version_1(void **state)
 	assert_int_equal(x->dev->features_acked,
 			 VERSION_1 | (1ull << 35) | (1ull << VIRTIO_F_EVENT_IDX));
 	/* Feature writes after FEATURES_OK change nothing. */
-	wr(x, DRV_FEAT_SEL, 0);
-	wr(x, DRV_FEAT, 0xffffffff);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 0);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES, 0xffffffff);
 	assert_int_equal(x->dev->features_acked,
 			 VERSION_1 | (1ull << 35) | (1ull << VIRTIO_F_EVENT_IDX));
 }
@@ -378,13 +355,13 @@ static void features_ok_needs_driver(void **state)
 {
 	struct fixture *x = *state;
 
-	wr(x, DRV_FEAT_SEL, 1);
-	wr(x, DRV_FEAT, 1);
-	wr(x, STATUS, S_ACK | S_FEATURES_OK);
-	assert_int_equal(rd(x, STATUS), S_ACK);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES, 1);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_FEATURES_OK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK);
 	/* Words past the second are no features. */
-	wr(x, DRV_FEAT_SEL, 2);
-	wr(x, DRV_FEAT, 0xffffffff);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 2);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES, 0xffffffff);
 	assert_int_equal(x->dev->features_acked, VERSION_1);
 }
 
@@ -394,16 +371,16 @@ static void status_bits_only_grow(void **state)
 
 	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	/* Clearing bits other than by a reset is ignored. */
-	wr(x, STATUS, S_ACK);
-	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
 	/* The driver cannot set DEVICE_NEEDS_RESET; unknown bits are dropped. */
-	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_NEEDS_RESET | 0x30);
-	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
-	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_NEEDS_RESET | 0x30);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	assert_int_equal(x->fake.activations, 1);
 	/* Writing the same status again activates nothing twice. */
-	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	assert_int_equal(x->fake.activations, 1);
 }
 
@@ -414,27 +391,27 @@ static void queue_registers(void **state)
 
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX)),
 			 S_ACK | S_DRIVER | S_FEATURES_OK);
-	wr(x, QUEUE_SEL, 0);
-	assert_int_equal(rd(x, QUEUE_NUM_MAX), FAKE_MAX_SIZE);
-	assert_int_equal(rd(x, QUEUE_READY), 0);
-	wr(x, QUEUE_SEL, 2);                  /* the device has two queues */
-	assert_int_equal(rd(x, QUEUE_NUM_MAX), 0);
-	assert_int_equal(rd(x, QUEUE_READY), 0);
-	wr(x, QUEUE_READY, 1);                /* ignored */
-	wr(x, QUEUE_SEL, 0xffffffff);
-	assert_int_equal(rd(x, QUEUE_NUM_MAX), 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NUM_MAX), FAKE_MAX_SIZE);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, 2);                  /* the device has two queues */
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NUM_MAX), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_READY, 1);                /* ignored */
+	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, 0xffffffff);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NUM_MAX), 0);
 
 	queue_setup(x, 1, 4, 0x123456000ull, AVAIL_GPA, USED_GPA);
 	/* 0x123456000 is past the 16 MiB of RAM: refused. */
-	assert_int_equal(rd(x, QUEUE_READY), 0);
-	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
-	wr(x, STATUS, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
+	wr(x, VIRTIO_MMIO_REG_STATUS, 0);
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX)),
 			 S_ACK | S_DRIVER | S_FEATURES_OK);
 
 	queue_setup(x, 1, 4, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(rd(x, QUEUE_READY), 1);
-	assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 1);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
 	assert_true(vq->ready);
 	assert_int_equal(vq->size, 4);
 	assert_int_equal(vq->desc_gpa, DESC_GPA);
@@ -443,20 +420,20 @@ static void queue_registers(void **state)
 	assert_true(vq->event_idx);           /* negotiated */
 	assert_false(vq->indirect);           /* offered, not taken */
 	/* While ready, the ring's layout cannot change. */
-	wr(x, QUEUE_NUM, 8);
-	wr(x, DESC_LO, 0x5000);
-	wr(x, DESC_HI, 1);
-	wr(x, DRIVER_LO, 0x6000);
-	wr(x, DEVICE_HI, 2);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NUM, 8);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DESC_LOW, 0x5000);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DESC_HIGH, 1);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW, 0x6000);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH, 2);
 	assert_int_equal(vq->size, 4);
 	assert_int_equal(vq->desc_gpa, DESC_GPA);
 	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
 	assert_int_equal(vq->used_gpa, USED_GPA);
 	/* Writing 0 disables it; then it can be set up again. */
-	wr(x, QUEUE_READY, 0);
-	assert_int_equal(rd(x, QUEUE_READY), 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_READY, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
 	assert_false(vq->ready);
-	wr(x, QUEUE_NUM, 8);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NUM, 8);
 	assert_int_equal(vq->size, 8);
 	/* The other queue was never touched. */
 	assert_false(x->dev->vq[0].ready);
@@ -468,23 +445,23 @@ static void queue_bad_sizes(void **state)
 	static const uint32_t bad[] = { 0, 3, 12, FAKE_MAX_SIZE * 2, 0x10008, 0x80000000 };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		wr(x, STATUS, 0);
+		wr(x, VIRTIO_MMIO_REG_STATUS, 0);
 		assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 		queue_setup(x, 0, bad[i], DESC_GPA, AVAIL_GPA, USED_GPA);
-		assert_int_equal(rd(x, QUEUE_READY), 0);
-		assert_int_equal(rd(x, STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_NEEDS_RESET);
+		assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+		assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_NEEDS_RESET);
 		/* Not before DRIVER_OK: no configuration interrupt yet. */
-		assert_int_equal(rd(x, INT_STATUS), 0);
+		assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
 	}
 	/* Set up broken, DRIVER_OK brings the configuration interrupt, and
 	 * the device stays inactive. */
-	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	assert_true(x->f->irq[GSI]);
 	assert_int_equal(x->fake.activations, 0);
 	/* A reset makes it usable again. */
-	wr(x, STATUS, 0);
-	assert_int_equal(rd(x, STATUS), 0);
+	wr(x, VIRTIO_MMIO_REG_STATUS, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), 0);
 	assert_false(x->f->irq[GSI]);
 	bring_up(x, VERSION_1);
 	assert_int_equal(x->fake.activations, 1);
@@ -499,7 +476,7 @@ static void core_checks_queue_size(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct virtq *vq = &x->dev->vq[0];
 
-		wr(x, STATUS, 0);
+		wr(x, VIRTIO_MMIO_REG_STATUS, 0);
 		assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 		pthread_mutex_lock(&x->dev->lock);
 		vq->size = bad[i];
@@ -509,7 +486,7 @@ static void core_checks_queue_size(void **state)
 		virtio_dev_queue_enable(x->dev, 0);
 		pthread_mutex_unlock(&x->dev->lock);
 		assert_false(vq->ready);
-		assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+		assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
 	}
 	/* Queues the device does not have: nothing happens. */
 	pthread_mutex_lock(&x->dev->lock);
@@ -526,19 +503,19 @@ static void queue_misaligned(void **state)
 
 	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	queue_setup(x, 0, 8, DESC_GPA + 8, AVAIL_GPA, USED_GPA);   /* needs 16 */
-	assert_int_equal(rd(x, QUEUE_READY), 0);
-	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
-	wr(x, STATUS, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
+	wr(x, VIRTIO_MMIO_REG_STATUS, 0);
 	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA + 2);   /* needs 4 */
-	assert_int_equal(rd(x, QUEUE_READY), 0);
-	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
-	wr(x, STATUS, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
+	wr(x, VIRTIO_MMIO_REG_STATUS, 0);
 	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	/* The used ring running off the end of RAM. */
 	queue_setup(x, 0, 16, DESC_GPA, AVAIL_GPA, RAM - 8);
-	assert_int_equal(rd(x, QUEUE_READY), 0);
-	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
 }
 
 static void notify(void **state)
@@ -548,26 +525,26 @@ static void notify(void **state)
 	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA);
 	/* Before DRIVER_OK the device does not look at its queues. */
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(x->fake.notified[0], 0);
 	/* DRIVER_OK: activated, and each ready queue looked at once. */
-	wr(x, STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
 	assert_int_equal(x->fake.activations, 1);
 	assert_int_equal(x->fake.notified[0], 1);
 	assert_int_equal(x->fake.notified[1], 0);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(x->fake.notified[0], 2);
 	/* Queue 1 is not ready; 2 and up do not exist. */
-	wr(x, QUEUE_NOTIFY, 1);
-	wr(x, QUEUE_NOTIFY, 2);
-	wr(x, QUEUE_NOTIFY, 0xffffffff);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 1);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 2);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0xffffffff);
 	assert_int_equal(x->fake.notified[0], 2);
 	assert_int_equal(x->fake.notified[1], 0);
 	/* A device that needs a reset is not notified. */
 	pthread_mutex_lock(&x->dev->lock);
 	virtio_dev_needs_reset(x->dev);
 	pthread_mutex_unlock(&x->dev->lock);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(x->fake.notified[0], 2);
 }
 
@@ -580,47 +557,47 @@ static void interrupts(void **state)
 	bring_up(x, VERSION_1);
 	assert_false(x->f->irq[GSI]);
 	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 1);
 	/* Used buffer: bit 0, line high until acknowledged. */
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	assert_true(x->f->irq[GSI]);
 	calls = x->f->irq_calls[GSI];
 	/* A second used buffer while pending: the level stays, no new call. */
 	post(x, 8, 1, BUF_GPA, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 2);
 	assert_int_equal(x->f->irq_calls[GSI], calls);
 	/* Acknowledging another bit changes nothing. */
-	wr(x, INT_ACK, VIRTIO_MMIO_INT_CONFIG | 0xfffffffc);
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	wr(x, VIRTIO_MMIO_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG | 0xfffffffc);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	assert_true(x->f->irq[GSI]);
-	wr(x, INT_ACK, VIRTIO_MMIO_INT_VRING);
-	assert_int_equal(rd(x, INT_STATUS), 0);
+	wr(x, VIRTIO_MMIO_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
 	assert_false(x->f->irq[GSI]);
 
 	/* A configuration change: bit 1, a new generation. */
 	pthread_mutex_lock(&x->dev->lock);
 	virtio_dev_config_changed(x->dev);
 	pthread_mutex_unlock(&x->dev->lock);
-	assert_int_equal(rd(x, CONFIG_GEN), 1);
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_CONFIG_GENERATION), 1);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	assert_true(x->f->irq[GSI]);
 	/* Both pending; each acknowledged on its own. */
 	post(x, 8, 2, BUF_GPA, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
-	wr(x, INT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
+	wr(x, VIRTIO_MMIO_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
 	assert_true(x->f->irq[GSI]);
-	wr(x, INT_ACK, VIRTIO_MMIO_INT_VRING);
+	wr(x, VIRTIO_MMIO_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
 	assert_false(x->f->irq[GSI]);
 
 	/* DEVICE_NEEDS_RESET after DRIVER_OK: a configuration interrupt. */
 	pthread_mutex_lock(&x->dev->lock);
 	virtio_dev_needs_reset(x->dev);
 	pthread_mutex_unlock(&x->dev->lock);
-	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	assert_true(x->f->irq[GSI]);
 }
 
@@ -634,9 +611,9 @@ static void interrupt_suppression(void **state)
 	bring_up(x, VERSION_1);
 	memcpy(gpa(x, AVAIL_GPA, 2), &no_interrupt, 2);
 	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 1);
-	assert_int_equal(rd(x, INT_STATUS), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
 	assert_false(x->f->irq[GSI]);
 }
 
@@ -647,16 +624,16 @@ static void reset(void **state)
 	x->fake.serve = true;
 	bring_up(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX));
 	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
-	wr(x, QUEUE_SEL, 1);
-	wr(x, DEV_FEAT_SEL, 1);
-	wr(x, DRV_FEAT_SEL, 1);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, 1);
+	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 1);
+	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
 	assert_true(x->f->irq[GSI]);
 
-	wr(x, STATUS, 0);
+	wr(x, VIRTIO_MMIO_REG_STATUS, 0);
 	assert_int_equal(x->fake.resets, 1);
-	assert_int_equal(rd(x, STATUS), 0);
-	assert_int_equal(rd(x, INT_STATUS), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
 	assert_false(x->f->irq[GSI]);
 	assert_int_equal(x->dev->features_acked, 0);
 	for (unsigned q = 0; q < 2; q++) {
@@ -670,15 +647,15 @@ static void reset(void **state)
 		assert_int_equal(vq->used_idx, 0);
 	}
 	/* The selectors are back to 0 too. */
-	assert_int_equal(rd(x, QUEUE_READY), 0);
-	assert_int_equal(rd(x, QUEUE_NUM_MAX), FAKE_MAX_SIZE);
-	assert_int_equal(rd(x, DEV_FEAT) & (1u << 5), 1u << 5);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NUM_MAX), FAKE_MAX_SIZE);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES) & (1u << 5), 1u << 5);
 	/* And the device comes up again from scratch. */
 	memset(gpa(x, DESC_GPA, 0x3000), 0, 0x3000);
 	x->avail_idx = 0;
 	bring_up(x, VERSION_1);
 	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 1);
 }
 
@@ -687,23 +664,23 @@ static void bad_accesses(void **state)
 	struct fixture *x = *state;
 
 	/* Registers: 32-bit aligned only. */
-	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 1), 0);
-	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 2), 0);
-	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 8), 0);
-	assert_int_equal(mmio_in(x->f, BASE + MAGIC + 1, 4), 0);
-	assert_int_equal(mmio_in(x->f, BASE + VERSION + 2, 4), 0);
-	mmio_out(x->f, BASE + STATUS, 1, S_ACK);
-	mmio_out(x->f, BASE + STATUS, 8, S_ACK);
-	mmio_out(x->f, BASE + STATUS + 1, 4, S_ACK);
-	assert_int_equal(rd(x, STATUS), 0);
+	assert_int_equal(mmio_in(x->f, BASE + VIRTIO_MMIO_REG_MAGIC_VALUE, 1), 0);
+	assert_int_equal(mmio_in(x->f, BASE + VIRTIO_MMIO_REG_MAGIC_VALUE, 2), 0);
+	assert_int_equal(mmio_in(x->f, BASE + VIRTIO_MMIO_REG_MAGIC_VALUE, 8), 0);
+	assert_int_equal(mmio_in(x->f, BASE + VIRTIO_MMIO_REG_MAGIC_VALUE + 1, 4), 0);
+	assert_int_equal(mmio_in(x->f, BASE + VIRTIO_MMIO_REG_VERSION + 2, 4), 0);
+	mmio_out(x->f, BASE + VIRTIO_MMIO_REG_STATUS, 1, S_ACK);
+	mmio_out(x->f, BASE + VIRTIO_MMIO_REG_STATUS, 8, S_ACK);
+	mmio_out(x->f, BASE + VIRTIO_MMIO_REG_STATUS + 1, 4, S_ACK);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), 0);
 	/* An 8-byte write over QueueDescLow/High is not two writes. */
-	wr(x, QUEUE_SEL, 0);
-	mmio_out(x->f, BASE + DESC_LO, 8, 0x0000000100002000ull);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, 0);
+	mmio_out(x->f, BASE + VIRTIO_MMIO_REG_QUEUE_DESC_LOW, 8, 0x0000000100002000ull);
 	assert_int_equal(x->dev->vq[0].desc_gpa, 0);
 	/* A write to QueueNotify of odd size reaches no device. */
-	mmio_out(x->f, BASE + QUEUE_NOTIFY, 2, 0);
+	mmio_out(x->f, BASE + VIRTIO_MMIO_REG_QUEUE_NOTIFY, 2, 0);
 	/* Sizes the bus would never produce. */
-	assert_int_equal(mmio_in(x->f, BASE + MAGIC, 3), 0);
+	assert_int_equal(mmio_in(x->f, BASE + VIRTIO_MMIO_REG_MAGIC_VALUE, 3), 0);
 	mmio_out(x->f, BASE + CONFIG, 3, 0xffffff);
 	assert_int_equal(x->fake.config[0], 0);
 	/* An access straddling the end of the window. */
@@ -776,16 +753,16 @@ static void rng_fills_buffers(void **state)
 	struct fixture *x = *state;
 	uint8_t *buf = gpa(x, BUF_GPA, 256);
 
-	assert_int_equal(rd(x, DEVICE_ID), VIRTIO_ID_RNG);
-	wr(x, DEV_FEAT_SEL, 0);
-	assert_int_equal(rd(x, DEV_FEAT) & ~((1u << VIRTIO_F_EVENT_IDX) |
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_ID), VIRTIO_ID_RNG);
+	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES) & ~((1u << VIRTIO_F_EVENT_IDX) |
 					     (1u << VIRTIO_F_INDIRECT_DESC)), 0);
-	assert_int_equal(rd(x, QUEUE_NUM_MAX), VIRTIO_RNG_QUEUE_SIZE);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NUM_MAX), VIRTIO_RNG_QUEUE_SIZE);
 	bring_up(x, VERSION_1);
 	memset(buf, 0, 256);
 	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
 	post(x, 8, 1, BUF_GPA + 128, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 2);
 	assert_int_equal(used_len(x, 0), 64);
 	assert_int_equal(used_len(x, 1), 64);
@@ -794,9 +771,9 @@ static void rng_fills_buffers(void **state)
 	assert_memory_not_equal(buf, buf + 128, 64);
 	/* Bytes between the buffers are untouched. */
 	assert_true(all_equal(buf + 64, 64) && buf[64] == 0);
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_VRING);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	assert_true(x->f->irq[GSI]);
-	wr(x, INT_ACK, VIRTIO_MMIO_INT_VRING);
+	wr(x, VIRTIO_MMIO_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
 	assert_false(x->f->irq[GSI]);
 }
 
@@ -809,7 +786,7 @@ static void rng_caps_a_request(void **state)
 	bring_up(x, VERSION_1);
 	memset(buf, 0, big);
 	post(x, 8, 0, BUF_GPA, big, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 1);
 	assert_int_equal(used_len(x, 0), VIRTIO_RNG_MAX_REQUEST);
 	assert_true(all_equal(buf + VIRTIO_RNG_MAX_REQUEST, VIRTIO_RNG_MAX_REQUEST));
@@ -823,17 +800,17 @@ static void rng_readable_chain_needs_reset(void **state)
 
 	bring_up(x, VERSION_1);
 	post(x, 8, 0, BUF_GPA, 64, 0);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 0);
-	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
-	assert_int_equal(rd(x, INT_STATUS), VIRTIO_MMIO_INT_CONFIG);
+	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	assert_true(x->f->irq[GSI]);
 	/* Later notifications are ignored until the reset. */
 	post(x, 8, 1, BUF_GPA, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 0);
-	wr(x, STATUS, 0);
-	assert_int_equal(rd(x, STATUS), 0);
+	wr(x, VIRTIO_MMIO_REG_STATUS, 0);
+	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), 0);
 	assert_false(x->f->irq[GSI]);
 }
 
@@ -845,9 +822,9 @@ static void rng_bad_buffer_needs_reset(void **state)
 
 	bring_up(x, VERSION_1);
 	post(x, 8, 0, RAM - 16, 64, F_WRITE);
-	wr(x, QUEUE_NOTIFY, 0);
+	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(used_idx(x), 0);
-	assert_true(rd(x, STATUS) & S_NEEDS_RESET);
+	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
