@@ -1,13 +1,12 @@
 #include "uart8250.h"
 
-#include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "vmm/console.h"
 #include "vmm/log.h"
 #include "vmm/platform.h"
 
@@ -195,23 +194,9 @@ static void transmit(struct uart8250 *u, uint8_t b)
 			rx_push(u, b);
 		return;
 	}
-	if (u->out_fd < 0)
-		return;
-	for (;;) {
-		ssize_t n = write(u->out_fd, &b, 1);
-		if (n >= 0)
-			return;
-		if (errno == EINTR)
-			continue;
-		if (errno == EPIPE) {
-			/* Nobody reads the console any more; keep the guest
-			 * running and stop paying for the syscall. */
-			log_debug("%s: output closed, discarding from now on", u->name);
-			u->out_fd = -1;
-		}
-		/* EAGAIN and the rest: drop the byte rather than stall a vCPU. */
-		return;
-	}
+	/* The path every console device's output takes: a reader that went
+	 * away stops the output, never the guest. */
+	console_output(&u->out_fd, &b, 1, u->name);
 }
 
 static void write_mcr(struct uart8250 *u, uint8_t v)

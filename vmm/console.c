@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -126,4 +127,42 @@ void console_close(struct console *con)
 	}
 	con->out_fd = -1;
 	con->in_fd = -1;
+}
+
+size_t console_output(int *fd, const void *buf, size_t len, const char *who)
+{
+	const uint8_t *p = buf;
+	size_t done = 0;
+
+	while (done < len && *fd >= 0) {
+		ssize_t n = write(*fd, p + done, len - done);
+
+		if (n > 0) {
+			done += (size_t)n;
+			continue;
+		}
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EPIPE) {
+			log_debug("%s: output closed, discarding from now on", who);
+			*fd = -1;
+		}
+		break;
+	}
+	return done;
+}
+
+void console_window_size(int fd, uint16_t *cols, uint16_t *rows)
+{
+	struct winsize ws;
+
+	*cols = CONSOLE_DEFAULT_COLS;
+	*rows = CONSOLE_DEFAULT_ROWS;
+	if (fd < 0 || !isatty(fd) || ioctl(fd, TIOCGWINSZ, &ws) < 0)
+		return;
+	/* A terminal that never had its size set (a bare pty) reports 0x0. */
+	if (ws.ws_col && ws.ws_row) {
+		*cols = ws.ws_col;
+		*rows = ws.ws_row;
+	}
 }
