@@ -6,6 +6,7 @@
  * Command line:
  *   transport=mmio|pci   how to find the device (default mmio)
  *   virtio_base=ADDR     mmio: the writable drive's register window
+ *   virtio_gsi=N         mmio: its interrupt line (absent: not checked)
  *   ro_base=ADDR         mmio: a second drive, read-only (with ro_drive)
  *   ro_drive             a second drive, given ",ro", is there; over pci the
  *                        drives are the 1af4:1042 functions in bus order
@@ -26,6 +27,11 @@
  * common configuration, notification (with notify_off_multiplier), ISR and
  * device configuration, each in the BAR the capability names, and checks
  * the alignments and sizes the spec requires of the device.
+ *
+ * Then, on the writable drive, the interrupt paths: INTx through the
+ * IOAPIC (virtio-mmio's line from virtio_gsi=, virtio-pci's INTA# as the
+ * MP table routes it) and, over PCI, MSI-X (a vector taken and refused,
+ * an entry masked and unmasked with its pending bit).
  *
  * CPL-0 code runs slowly under PVM: everything here is a few hundred
  * thousand instructions at most, polling is bounded by the TSC. */
@@ -172,6 +178,9 @@ struct drive {
 	struct pci_fn fn;
 	uint64_t common, isr, devcfg, notify_base, notify;
 	uint32_t notify_mult, notify_len, devcfg_len;
+	uint8_t msix_at, cfg_cap_at;                   /* capability offsets, 0: none */
+	uint8_t common_bar, devcfg_bar;
+	uint32_t common_off, devcfg_off;
 };
 
 static struct drive_mem drive_mem[2];
@@ -305,6 +314,10 @@ static int setup_queue(struct drive *d)
 		uint64_t c = d->common;
 		uint16_t notify_off;
 
+		/* 4.1.4.3: a queue that does not exist has size 0. */
+		mmio_write16(c + CC_QUEUE_SELECT, 1);
+		check(mmio_read16(c + CC_QUEUE_SIZE) == 0, "%s: queue 1 (there is none): size %u",
+		      d->name, mmio_read16(c + CC_QUEUE_SIZE));
 		mmio_write16(c + CC_QUEUE_SELECT, 0);
 		max = mmio_read16(c + CC_QUEUE_SIZE);
 		notify_off = mmio_read16(c + CC_QUEUE_NOTIFY_OFF);
@@ -528,6 +541,14 @@ static int find_pci(struct drive *d, unsigned index)
 	d->devcfg = cap_address(d, &caps[CAP_DEVICE_CFG], bars, bar_done);
 	if (!d->common || !d->notify_base || !d->isr || !d->devcfg)
 		return -1;
+	d->msix_at = (uint8_t)msix_at;
+	/* 4.1.4.8: the device presents at least one. */
+	check(caps[CAP_PCI_CFG].found, "%s: a PCI configuration access capability", d->name);
+	d->cfg_cap_at = caps[CAP_PCI_CFG].found ? caps[CAP_PCI_CFG].at : 0;
+	d->common_bar = caps[CAP_COMMON_CFG].bar;
+	d->common_off = caps[CAP_COMMON_CFG].offset;
+	d->devcfg_bar = caps[CAP_DEVICE_CFG].bar;
+	d->devcfg_off = caps[CAP_DEVICE_CFG].offset;
 	d->notify_mult = caps[CAP_NOTIFY_CFG].notify_mult;
 	d->notify_len = caps[CAP_NOTIFY_CFG].length;
 	d->devcfg_len = caps[CAP_DEVICE_CFG].length;
@@ -807,10 +828,250 @@ static void interrupt_status(struct drive *d)
 	      second);
 }
 
+/* ---- interrupts ---------------------------------------------------------------
+ * With the requests polled, the interrupt paths are checked on their own:
+ * INTx (virtio-mmio's line from virtio_gsi=, virtio-pci's INTA# through
+ * the route the MP table gives, both level-triggered through the IOAPIC)
+ * and MSI-X (virtio-pci). The handler takes the interrupt status before
+ * the EOI, which lowers a level line.
+ *
+ * PVM's local APIC (the KVM of the development machines) performs the EOI
+ * of a vector when it delivers it, before the handler runs: the IOAPIC
+ * then finds the level line still high and delivers once more after the
+ * handler lowered it. Such a re-delivery finds the status 0; at most one
+ * per request is accepted and counted apart (see virtio_rng.c). */
+#define VEC_INTX     0x51
+#define VEC_MSIX     0x52
+#define VEC_WATCHDOG 0x53
+#define WATCHDOG_LONG  12500000u  /* about 200 ms at a 1 GHz APIC timer, divided by 16 */
+#define WATCHDOG_SHORT 1250000u   /* about 20 ms */
+
+#define MSIX_CTRL        2
+#define MSIX_TABLE       4
+#define MSIX_PBA         8
+#define MSIX_CTRL_ENABLE  0x8000u
+#define MSIX_CTRL_MASKALL 0x4000u
+#define MSIX_ENTRY_SIZE  16
+#define MSIX_ENTRY_CTRL  12
+#define MSIX_ENTRY_MASKED 1u
+
+static struct drive *irq_drive;
+static volatile uint32_t intx_irqs, intx_empty, intx_reason, msix_irqs, watchdog_fired;
+
+static void intx_isr(struct irq_frame *f)
+{
+	uint32_t reason = take_isr(irq_drive);
+
+	(void)f;
+	if (reason) {
+		intx_reason = reason;
+		intx_irqs++;
+	} else {
+		intx_empty++;
+	}
+	lapic_eoi();
+}
+
+static void msix_isr(struct irq_frame *f)
+{
+	(void)f;
+	msix_irqs++;
+	lapic_eoi();
+}
+
+static void watchdog_isr(struct irq_frame *f)
+{
+	(void)f;
+	watchdog_fired = 1;
+	lapic_eoi();
+}
+
+/* Halt with interrupts on until *count reaches n or the LAPIC one-shot
+ * of ticks fires; whether count got there. */
+static int wait_count(volatile uint32_t *count, uint32_t n, uint32_t ticks)
+{
+	watchdog_fired = 0;
+	lapic_write(LAPIC_TIMER_DIV, 0x3);
+	lapic_write(LAPIC_LVT_TIMER, VEC_WATCHDOG | LVT_TIMER_ONESHOT);
+	lapic_write(LAPIC_TIMER_INIT, ticks);
+	while (*count < n && !watchdog_fired)
+		sti_hlt();
+	cli();
+	lapic_write(LAPIC_TIMER_INIT, 0);
+	return *count >= n;
+}
+
+static void intx_checks(struct drive *d)
+{
+	unsigned gsi = 0, flags = 0, pin = 1;
+	int low, level;
+	uint8_t st;
+
+	if (d->pci) {
+		int routed;
+
+		pin = pci_read8(d->fn, PCI_INTERRUPT_PIN);
+		routed = pin >= 1 && pin <= 4 && mptable_pci_irq(0, d->fn.dev, pin, &gsi, &flags) == 0;
+		if (!check(routed, "%s: INT%c# of 00:%02x.0 routed by the MP table: IOAPIC pin %u, flags %#x",
+			   d->name, pin >= 1 && pin <= 4 ? 'A' + pin - 1 : '?', d->fn.dev, gsi, flags))
+			return;
+		/* Flags 0 conform to the bus: PCI is level-triggered, active low. */
+		low = MP_FLAGS_POLARITY(flags) != MP_POLARITY_HIGH;
+		level = MP_FLAGS_TRIGGER(flags) != MP_TRIGGER_EDGE;
+		pci_write16(d->fn, PCI_COMMAND,
+			    pci_read16(d->fn, PCI_COMMAND) & ~PCI_COMMAND_INTX_DISABLE);
+	} else {
+		gsi = (unsigned)cmdline_u64("virtio_gsi", 0);
+		if (!gsi) {
+			note("%s: no virtio_gsi= on the command line: the line is not checked", d->name);
+			return;
+		}
+		low = 0;       /* the firmware tables' virtio-mmio lines: active high */
+		level = 1;
+	}
+	if (!check(level && gsi < 24, "%s: the line is level-triggered, IOAPIC pin %u, active %s",
+		   d->name, gsi, low ? "low" : "high"))
+		return;
+	ioapic_route(gsi, VEC_INTX | IOREDTBL_LEVEL | (low ? IOREDTBL_ACTIVE_LOW : 0), lapic_id());
+	irq_drive = d;
+	intx_irqs = intx_empty = intx_reason = 0;
+
+	st = request(d, T_IN, 0, d->mem->data[0], SECTOR, 1);
+	if (d->pci)
+		check(pci_read16(d->fn, PCI_STATUS) & PCI_STATUS_INTERRUPT,
+		      "%s: PCI status: interrupt pending while the ISR is set", d->name);
+	wait_count(&intx_irqs, 1, WATCHDOG_LONG);
+	check(st == S_OK && intx_irqs == 1 && intx_reason == 1,
+	      "%s: INTx: a request (%s), one interrupt on vector %#x, reason %#x (used buffer)",
+	      d->name, status_name(st), VEC_INTX, intx_reason);
+	if (d->pci)
+		check(!(pci_read16(d->fn, PCI_STATUS) & PCI_STATUS_INTERRUPT),
+		      "%s: PCI status: no interrupt pending once the ISR was read", d->name);
+	wait_count(&intx_irqs, 2, WATCHDOG_SHORT);
+	if (intx_empty)
+		note("%s: %u interrupts without a reason (re-delivered after an early EOI)", d->name,
+		     intx_empty);
+	check(intx_irqs == 1 && intx_empty <= 1,
+	      "%s: no interrupt after the status was taken (%u with a reason, %u without)",
+	      d->name, intx_irqs, intx_empty);
+	ioapic_write(0x10 + 2 * gsi, IOREDTBL_MASKED);
+}
+
+/* The address of MSI-X structure reg (table or PBA) of n bytes, after
+ * checking it lies in its BAR; 0 if not. */
+static uint64_t msix_region(struct drive *d, unsigned reg, uint32_t n, const char *what)
+{
+	uint32_t v = pci_read32(d->fn, d->msix_at + reg);
+	struct pci_bar b = { 0 };
+	int ok = pci_bar(d->fn, v & 7, &b) == 0;
+
+	if (!check(ok && !b.io && b.addr && (uint64_t)(v & ~7u) + n <= b.size,
+		   "%s: MSI-X %s at %#x in BAR %u (%#llx bytes)", d->name, what, v & ~7u, v & 7,
+		   (unsigned long long)b.size))
+		return 0;
+	return b.addr + (v & ~7u);
+}
+
+static void msix_checks(struct drive *d)
+{
+	uint64_t c = d->common, table, pba;
+	uint16_t ctrl, vec;
+	unsigned nvec;
+	uint8_t st;
+
+	if (!d->msix_at) {
+		note("%s: no MSI-X capability: MSI-X not checked", d->name);
+		return;
+	}
+	ctrl = pci_read16(d->fn, d->msix_at + MSIX_CTRL);
+	nvec = (ctrl & 0x7FF) + 1u;
+	table = msix_region(d, MSIX_TABLE, nvec * MSIX_ENTRY_SIZE, "table");
+	pba = msix_region(d, MSIX_PBA, (nvec + 63) / 64 * 8, "pending bits");
+	if (!table || !pba)
+		return;
+
+	/* Entry 0: this CPU, fixed delivery, edge. */
+	mmio_write32(table + 0, 0xFEE00000u | lapic_id() << 12);
+	mmio_write32(table + 4, 0);
+	mmio_write32(table + 8, VEC_MSIX);
+	mmio_write32(table + MSIX_ENTRY_CTRL, 0);
+	pci_write16(d->fn, d->msix_at + MSIX_CTRL, (uint16_t)((ctrl & ~MSIX_CTRL_MASKALL) | MSIX_CTRL_ENABLE));
+	mmio_write16(c + CC_CONFIG_MSIX_VECTOR, NO_VECTOR);
+	mmio_write16(c + CC_QUEUE_SELECT, 0);
+	/* 4.1.5.1.2: a vector the device cannot use reads back NO_VECTOR. */
+	mmio_write16(c + CC_QUEUE_MSIX_VECTOR, (uint16_t)nvec);
+	vec = mmio_read16(c + CC_QUEUE_MSIX_VECTOR);
+	check(vec == NO_VECTOR, "%s: queue 0 refuses MSI-X vector %u of %u (reads %#x)", d->name,
+	      nvec, nvec, vec);
+	mmio_write16(c + CC_QUEUE_MSIX_VECTOR, 0);
+	vec = mmio_read16(c + CC_QUEUE_MSIX_VECTOR);
+	if (!check(vec == 0, "%s: queue 0 takes MSI-X vector 0 (reads %#x)", d->name, vec))
+		return;
+
+	msix_irqs = 0;
+	st = request(d, T_IN, 0, d->mem->data[0], SECTOR, 1);
+	wait_count(&msix_irqs, 1, WATCHDOG_LONG);
+	check(st == S_OK && msix_irqs == 1, "%s: MSI-X: a request (%s), interrupt on vector %#x",
+	      d->name, status_name(st), VEC_MSIX);
+
+	/* Masked, the message waits in the pending bits until unmasked. */
+	mmio_write32(table + MSIX_ENTRY_CTRL, MSIX_ENTRY_MASKED);
+	st = request(d, T_IN, 0, d->mem->data[0], SECTOR, 1);
+	wait_count(&msix_irqs, 2, WATCHDOG_SHORT);
+	check(st == S_OK && msix_irqs == 1 && (mmio_read32(pba) & 1),
+	      "%s: MSI-X entry masked: a request (%s), no interrupt, pending bit %u", d->name,
+	      status_name(st), mmio_read32(pba) & 1);
+	mmio_write32(table + MSIX_ENTRY_CTRL, 0);
+	wait_count(&msix_irqs, 2, WATCHDOG_LONG);
+	check(msix_irqs == 2 && !(mmio_read32(pba) & 1),
+	      "%s: unmasked: the pending message arrives, pending bit clear", d->name);
+
+	mmio_write16(c + CC_QUEUE_MSIX_VECTOR, NO_VECTOR);
+	pci_write16(d->fn, d->msix_at + MSIX_CTRL, ctrl & ~MSIX_CTRL_ENABLE);
+}
+
+static void interrupt_checks(struct drive *d)
+{
+	set_handler(VEC_INTX, intx_isr);
+	set_handler(VEC_MSIX, msix_isr);
+	set_handler(VEC_WATCHDOG, watchdog_isr);
+	lapic_enable();
+	pic_init_masked();
+	cli();
+	intx_checks(d);
+	if (d->pci)
+		msix_checks(d);
+}
+
+/* 4.1.4.8: the configuration access window reaches the same structures
+ * as the BAR. */
+static void pci_cfg_window(struct drive *d)
+{
+	unsigned at = d->cfg_cap_at;
+	uint16_t nq;
+	uint32_t cap_lo;
+
+	if (!at)
+		return;
+	pci_write8(d->fn, at + CAP_BAR, d->common_bar);
+	pci_write32(d->fn, at + CAP_OFFSET, d->common_off + CC_NUM_QUEUES);
+	pci_write32(d->fn, at + CAP_LENGTH, 2);
+	nq = pci_read16(d->fn, at + 16);
+	pci_write8(d->fn, at + CAP_BAR, d->devcfg_bar);
+	pci_write32(d->fn, at + CAP_OFFSET, d->devcfg_off + BLK_CFG_CAPACITY);
+	pci_write32(d->fn, at + CAP_LENGTH, 4);
+	cap_lo = pci_read32(d->fn, at + 16);
+	check(nq == mmio_read16(d->common + CC_NUM_QUEUES) && cap_lo == (uint32_t)d->capacity,
+	      "%s: through the configuration access window: num_queues %u, capacity %u", d->name,
+	      nq, cap_lo);
+}
+
 static void drive_checks(struct drive *d)
 {
 	if (init_device(d))
 		return;
+	if (d->pci)
+		pci_cfg_window(d);
 	read_two(d);
 	read_edges(d);
 	get_id(d);
@@ -820,6 +1081,8 @@ static void drive_checks(struct drive *d)
 	else
 		write_flush_read(d);
 	interrupt_status(d);
+	if (d == &drives[0])
+		interrupt_checks(d);
 
 	/* A reset takes the queue away. */
 	check(reset(d) && !queue_enabled(d), "%s: reset: status 0, queue 0 disabled", d->name);

@@ -35,8 +35,10 @@ SECTORS = 3001
 SERIAL = "wisp-blk-serial-0123"
 RO_SERIAL = "ro-7"
 # virtio-mmio slots 0 and 1 (vmm/memory_map.h: VIRTIO_MMIO_BASE, 0x200
-# apart); drives take the first slots in command-line order.
+# apart; slot n interrupts on GSI VIRTIO_MMIO_GSI_BASE + n); drives take
+# the first slots in command-line order.
 MMIO_BASES = (0xfe000000, 0xfe000200)
+MMIO_GSI = 16
 GUEST_TAG = b"wisp-blk-guest-w"
 
 
@@ -88,7 +90,8 @@ def main(argv):
                "write_sector=%d" % write_sector, "serial=%s" % SERIAL,
                "ro_drive", "ro_serial=%s" % RO_SERIAL]
     if args.transport == "mmio":
-        cmdline += ["virtio_base=%#x" % MMIO_BASES[0], "ro_base=%#x" % MMIO_BASES[1]]
+        cmdline += ["virtio_base=%#x" % MMIO_BASES[0], "virtio_gsi=%d" % MMIO_GSI,
+                    "ro_base=%#x" % MMIO_BASES[1]]
 
     problems = []
     with tempfile.TemporaryDirectory(prefix="wisp-blk-") as tmp:

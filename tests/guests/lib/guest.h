@@ -220,6 +220,16 @@ void fw_cfg_read(uint16_t key, void *buf, size_t n);
 /* APIC IDs of the enabled processors in the MP table; count, or -1 when
  * there is no valid MP table. */
 int mptable_cpus(uint8_t *apic_ids, int max);
+/* The IOAPIC pin the MP table routes INTx pin (1 = INTA#) of PCI device dev
+ * on PCI bus bus to, and the entry's flags (bits 0-1 polarity, 2-3
+ * trigger; 0 = the bus's own: active low, level for PCI): 0, or -1 when
+ * the table has no such route. */
+#define MP_FLAGS_POLARITY(f) ((f) & 3)
+#define MP_FLAGS_TRIGGER(f)  (((f) >> 2) & 3)
+#define MP_POLARITY_HIGH 1
+#define MP_TRIGGER_EDGE  1
+int mptable_pci_irq(unsigned bus, unsigned dev, unsigned pin, unsigned *ioapic_pin,
+		    unsigned *flags);
 uint8_t cmos_read(uint8_t reg);
 
 /* ---- interrupt controllers ------------------------------------------------------- */

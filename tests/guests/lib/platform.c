@@ -195,7 +195,9 @@ static const uint8_t *mp_find_floating(uint64_t start, uint64_t len)
 	return 0;
 }
 
-int mptable_cpus(uint8_t *apic_ids, int max)
+/* The MP configuration table, its signature and checksum checked; NULL if
+ * there is none. */
+static const uint8_t *mp_config_table(void)
 {
 	uint64_t ebda = (uint64_t)*(const uint16_t *)phys(0x40E) << 4;
 	const uint8_t *fp = 0;
@@ -206,14 +208,60 @@ int mptable_cpus(uint8_t *apic_ids, int max)
 	if (!fp)
 		fp = mp_find_floating(0xF0000, 0x10000);
 	if (!fp)
-		return -1;
+		return 0;
 	const uint8_t *ct = (const uint8_t *)(uint64_t)*(const uint32_t *)(fp + 4);
 	if (!ct || memcmp(ct, "PCMP", 4))
+		return 0;
+	if (checksum(ct, *(const uint16_t *)(ct + 4)) != 0)
+		return 0;
+	return ct;
+}
+
+int mptable_pci_irq(unsigned bus, unsigned dev, unsigned pin, unsigned *ioapic_pin,
+		    unsigned *flags)
+{
+	const uint8_t *ct = mp_config_table();
+	if (!ct || pin < 1 || pin > 4)
 		return -1;
 	uint16_t len = *(const uint16_t *)(ct + 4);
 	uint16_t count = *(const uint16_t *)(ct + 34);
-	if (checksum(ct, len) != 0)
+	const uint8_t *first = ct + 44, *end = ct + len;
+	int pci_bus_id = -1;
+	/* Two passes: the bus entries name the PCI bus's id, which the I/O
+	 * interrupt entries then refer to (MP 1.4, 4.3.2 and 4.3.4). */
+	for (int pass = 0; pass < 2; pass++) {
+		const uint8_t *e = first;
+		for (unsigned i = 0; i < count && e + 8 <= end; i++) {
+			if (e[0] == 0) {
+				e += 20;
+				continue;
+			}
+			if (e[0] > 4)
+				break;
+			if (pass == 0 && e[0] == 1 && e[1] == bus && !memcmp(e + 2, "PCI", 3))
+				pci_bus_id = e[1];
+			/* The source IRQ of a PCI bus: device << 2 | pin (0 = INTA#). */
+			if (pass == 1 && e[0] == 3 && e[1] == 0 && e[4] == pci_bus_id &&
+			    e[5] == (uint8_t)(dev << 2 | (pin - 1))) {
+				*ioapic_pin = e[7];
+				*flags = *(const uint16_t *)(e + 2);
+				return 0;
+			}
+			e += 8;
+		}
+		if (pci_bus_id < 0)
+			return -1;
+	}
+	return -1;
+}
+
+int mptable_cpus(uint8_t *apic_ids, int max)
+{
+	const uint8_t *ct = mp_config_table();
+	if (!ct)
 		return -1;
+	uint16_t len = *(const uint16_t *)(ct + 4);
+	uint16_t count = *(const uint16_t *)(ct + 34);
 	const uint8_t *e = ct + 44, *end = ct + len;
 	int n = 0;
 	for (unsigned i = 0; i < count && e < end; i++) {
