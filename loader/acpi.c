@@ -83,13 +83,231 @@ _Static_assert(ACPI_TABLES_ADDR + ACPI_TABLES_SIZE <= MPTABLE_CONFIG_ADDR,
 #define MPS_EDGE             (0x1u << 2)
 #define MPS_LEVEL            (0x3u << 2)
 
-/* The DSDT's AML:
+/* ---- AML (ACPI 6.x chapter 20), written front to back ------------------
+ *
+ * A package (Scope, Device, Buffer, Package) starts with a PkgLength that
+ * counts the bytes after its opcode, itself included, and takes 1 to 3
+ * bytes by the length it encodes: aml_open leaves room for the longest,
+ * aml_close writes the shortest and moves the body up to it, so nested
+ * packages need no sizes worked out beforehand. */
+#define AML_SCOPE_OP     0x10
+#define AML_NAME_OP      0x08
+#define AML_BUFFER_OP    0x11
+#define AML_PACKAGE_OP   0x12
+#define AML_ZERO_OP      0x00
+#define AML_ONE_OP       0x01
+#define AML_BYTE_PREFIX  0x0A
+#define AML_WORD_PREFIX  0x0B
+#define AML_DWORD_PREFIX 0x0C
+#define AML_STRING_PREFIX 0x0D
+#define AML_QWORD_PREFIX 0x0E
+#define AML_EXT_OP       0x5B
+#define AML_DEVICE_OP    0x82     /* after AML_EXT_OP */
+#define AML_PKGLENGTH_MAX 3       /* 20 bits: far more than a DSDT here needs */
+
+/* The DSDT body for the most devices takes about 750 bytes; the unit
+ * tests build that case. */
+#define DSDT_AML_MAX 2048
+
+struct aml {
+	uint8_t buf[DSDT_AML_MAX];
+	size_t len;
+	bool full;                 /* something did not fit: the AML is void */
+};
+
+static void aml_put(struct aml *a, const void *src, size_t n)
+{
+	if (a->full || n > sizeof(a->buf) - a->len) {
+		a->full = true;
+		return;
+	}
+	memcpy(a->buf + a->len, src, n);
+	a->len += n;
+}
+
+static void aml_byte(struct aml *a, uint8_t b)
+{
+	aml_put(a, &b, 1);
+}
+
+static void aml_le(struct aml *a, uint64_t v, unsigned bytes)
+{
+	uint8_t b[8];
+
+	for (unsigned i = 0; i < bytes; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	aml_put(a, b, bytes);
+}
+
+/* An Integer in its shortest encoding, the one iasl writes. */
+static void aml_integer(struct aml *a, uint64_t v)
+{
+	if (v <= 1) {
+		aml_byte(a, v ? AML_ONE_OP : AML_ZERO_OP);
+	} else if (v <= 0xFF) {
+		aml_byte(a, AML_BYTE_PREFIX);
+		aml_le(a, v, 1);
+	} else if (v <= 0xFFFF) {
+		aml_byte(a, AML_WORD_PREFIX);
+		aml_le(a, v, 2);
+	} else if (v <= 0xFFFFFFFF) {
+		aml_byte(a, AML_DWORD_PREFIX);
+		aml_le(a, v, 4);
+	} else {
+		aml_byte(a, AML_QWORD_PREFIX);
+		aml_le(a, v, 8);
+	}
+}
+
+/* NameOp and a NameSeg: Name (seg, <the object that follows>). */
+static void aml_name(struct aml *a, const char seg[4])
+{
+	aml_byte(a, AML_NAME_OP);
+	aml_put(a, seg, 4);
+}
+
+/* PkgLength for body bytes that follow it into p; returns the bytes it
+ * took. */
+static size_t put_pkglength(uint8_t *p, size_t body)
+{
+	size_t n = body + 1 <= 0x3F ? 1 : body + 2 <= 0xFFF ? 2 : 3;
+	size_t len = body + n;
+
+	if (n == 1) {
+		p[0] = (uint8_t)len;
+		return 1;
+	}
+	p[0] = (uint8_t)(((n - 1) << 6) | (len & 0xF));
+	for (size_t i = 1; i < n; i++)
+		p[i] = (uint8_t)(len >> (4 + 8 * (i - 1)));
+	return n;
+}
+
+/* Where the package's PkgLength goes, for aml_close. */
+static size_t aml_open(struct aml *a)
+{
+	static const uint8_t room[AML_PKGLENGTH_MAX];
+	size_t at = a->len;
+
+	aml_put(a, room, sizeof(room));
+	return at;
+}
+
+static void aml_close(struct aml *a, size_t at)
+{
+	uint8_t enc[AML_PKGLENGTH_MAX];
+	size_t body, n;
+
+	if (a->full)
+		return;
+	body = a->len - at - AML_PKGLENGTH_MAX;
+	if (body + AML_PKGLENGTH_MAX > 0xFFFFF) {
+		a->full = true;
+		return;
+	}
+	n = put_pkglength(enc, body);
+	memmove(a->buf + at + n, a->buf + at + AML_PKGLENGTH_MAX, body);
+	memcpy(a->buf + at, enc, n);
+	a->len = at + n + body;
+}
+
+/* Device (seg) { ...: close it with aml_close. */
+static size_t aml_device(struct aml *a, const char seg[4])
+{
+	size_t at;
+
+	aml_byte(a, AML_EXT_OP);
+	aml_byte(a, AML_DEVICE_OP);
+	at = aml_open(a);
+	aml_put(a, seg, 4);
+	return at;
+}
+
+/* Buffer (len) { bytes } */
+static void aml_buffer(struct aml *a, const uint8_t *bytes, size_t len)
+{
+	size_t at;
+
+	aml_byte(a, AML_BUFFER_OP);
+	at = aml_open(a);
+	aml_integer(a, len);
+	aml_put(a, bytes, len);
+	aml_close(a, at);
+}
+
+/* Package () { ...: close it with aml_close after n elements. */
+static size_t aml_package(struct aml *a, uint8_t n)
+{
+	size_t at;
+
+	aml_byte(a, AML_PACKAGE_OP);
+	at = aml_open(a);
+	aml_byte(a, n);                        /* NumElements */
+	return at;
+}
+
+/* ---- resource descriptors (ACPI 6.x 6.4) --------------------------------- */
+
+#define RES_IO_PORT        0x47   /* small item 0x08, 7 bytes of data */
+#define RES_END_TAG        0x79   /* small item 0x0F, 1 byte: checksum 0 = none */
+#define RES_MEMORY32_FIXED 0x86   /* large item, 9 bytes of data */
+#define RES_DWORD_SPACE    0x87   /* large item, 23 bytes of data (no source) */
+#define RES_WORD_SPACE     0x88   /* large item, 13 bytes of data (no source) */
+#define RES_EXT_IRQ        0x89   /* large item */
+#define RES_WORD_SPACE_SIZE  16
+#define RES_DWORD_SPACE_SIZE 26
+#define RES_IO_PORT_SIZE     8
+
+#define IO_DECODE16        0x01   /* I/O port descriptor: 16-bit decode */
+#define SPACE_MEMORY       0      /* address space descriptors: resource type */
+#define SPACE_IO           1
+#define SPACE_BUS_NUMBER   2
+/* General flags: a producer (bit 0 clear: the bridge hands the range on),
+ * positive decode (bit 1 clear), minimum and maximum fixed. */
+#define SPACE_FIXED_WINDOW 0x0C
+#define SPACE_IO_ENTIRE    0x03   /* _RNG: ISA and non-ISA ports alike */
+#define SPACE_MEM_RW_UC    0x01   /* _RW read-write, _MEM non-cacheable,
+				   * _MTP AddressRangeMemory */
+
+/* An address space window [min, max], granularity and translation 0. */
+static uint8_t *put_word_space(uint8_t *p, uint8_t type, uint8_t type_flags, uint16_t min,
+			       uint16_t max)
+{
+	p[0] = RES_WORD_SPACE;
+	put_le16(p + 1, RES_WORD_SPACE_SIZE - 3);
+	p[3] = type;
+	p[4] = SPACE_FIXED_WINDOW;
+	p[5] = type_flags;
+	put_le16(p + 6, 0);                    /* _GRA */
+	put_le16(p + 8, min);
+	put_le16(p + 10, max);
+	put_le16(p + 12, 0);                   /* _TRA */
+	put_le16(p + 14, (uint16_t)(max - min + 1));
+	return p + RES_WORD_SPACE_SIZE;
+}
+
+static uint8_t *put_dword_space(uint8_t *p, uint8_t type, uint8_t type_flags, uint32_t min,
+				uint32_t max)
+{
+	p[0] = RES_DWORD_SPACE;
+	put_le16(p + 1, RES_DWORD_SPACE_SIZE - 3);
+	p[3] = type;
+	p[4] = SPACE_FIXED_WINDOW;
+	p[5] = type_flags;
+	put_le32(p + 6, 0);
+	put_le32(p + 10, min);
+	put_le32(p + 14, max);
+	put_le32(p + 18, 0);
+	put_le32(p + 22, max - min + 1);
+	return p + RES_DWORD_SPACE_SIZE;
+}
+
+/* ---- the DSDT's devices ----------------------------------------------------
+ *
  *   Name (_S5, Package () { 5, 5, 0, 0 })
- *   Scope (\_SB) { Device (PCI0) { Name (_HID, EisaId ("PNP0A03"))
- *                                  Name (_UID, 0) }
- *                  one Device (VRnn) per virtio-mmio device, below }
- * The root bridge is there because Linux, once ACPI is on, enumerates PCI
- * only below the host bridges the namespace declares. */
+ *   Scope (\_SB) { Device (PCI0) { ... }  one Device (VRnn) per virtio-mmio
+ *                  device }
+ */
 static const uint8_t dsdt_s5[] = {
 	0x08,                    /* NameOp */
 	'_', 'S', '5', '_',      /* NameSeg "_S5_" */
@@ -102,22 +320,92 @@ static const uint8_t dsdt_s5[] = {
 	0x00,                    /* ZeroOp: reserved */
 };
 
-static const uint8_t dsdt_sb_name[] = {
-	'\\', '_', 'S', 'B', '_', /* NameString "\_SB_" (RootChar, NameSeg) */
-};
+#define PCI_SLOT_MAX      31           /* device numbers on a bus: 0 to 31 */
+#define PCI_INTX_PINS     4            /* INTA# to INTD# */
+#define EISAID_PNP0A03    0x030AD041u  /* compressed "PNP", product 0x0A03 */
+#define PCI_CONFIG_PORT   0xCF8        /* CONFIG_ADDRESS and CONFIG_DATA: 8 ports */
+#define PCI_CONFIG_PORTS  8
+#define PCI0_CRS_SIZE     (RES_WORD_SPACE_SIZE + RES_IO_PORT_SIZE + 2 * RES_WORD_SPACE_SIZE + \
+			   RES_DWORD_SPACE_SIZE + 2)
 
-static const uint8_t dsdt_pci0[] = {
-	0x5B, 0x82,              /* DeviceOp (ExtOpPrefix, 0x82) */
-	0x15,                    /* PkgLength: 21 bytes, this one included */
-	'P', 'C', 'I', '0',      /* NameSeg "PCI0" */
-	0x08,                    /* NameOp */
-	'_', 'H', 'I', 'D',      /* NameSeg "_HID" */
-	0x0C,                    /* DWordPrefix */
-	0x41, 0xD0, 0x0A, 0x03,  /* EisaId ("PNP0A03"): compressed "PNP", 0x0A03 */
-	0x08,                    /* NameOp */
-	'_', 'U', 'I', 'D',      /* NameSeg "_UID" */
-	0x00,                    /* ZeroOp */
-};
+/* The PCI root bridge. Linux, once ACPI is on, enumerates PCI only below
+ * the host bridges the namespace declares, and gives the root bus only
+ * the windows their _CRS names: without them no BAR could be placed.
+ *   Device (PCI0) {
+ *       Name (_HID, EisaId ("PNP0A03"))
+ *       Name (_UID, 0)
+ *       Name (_SEG, 0)
+ *       Name (_BBN, 0)
+ *       Name (_CRS, ResourceTemplate () {
+ *           WordBusNumber (ResourceProducer, MinFixed, MaxFixed, PosDecode,
+ *                          0, 0, 0, 0, 1)               bus 0 alone
+ *           IO (Decode16, 0xCF8, 0xCF8, 1, 8)           the config ports
+ *           WordIO (..., EntireRange, 0, 0x0000, 0x0CF7, 0, 0x0CF8)
+ *           WordIO (..., EntireRange, 0, 0x0D00, 0xFFFF, 0, 0xF300)
+ *           DWordMemory (..., NonCacheable, ReadWrite,
+ *                        0, PCI_MMIO_START, PCI_MMIO_END - 1, 0, size)
+ *       })
+ *       Name (_PRT, Package () {                        with routes only
+ *           Package () { (slot << 16) | 0xFFFF, pin - 1, 0, gsi }, ...
+ *       })
+ *   }
+ * The config ports are listed as QEMU lists them; Linux recognises the
+ * range and keeps it out of the root bus's windows. _PRT names GSIs
+ * directly (Source 0, no link devices): the OS programs each IOAPIC pin
+ * level-triggered, active low, as PCI INTx lines are. */
+static void put_pci_root(struct aml *a, const struct loader_pci_intx *pci, unsigned npci)
+{
+	uint8_t crs[PCI0_CRS_SIZE], *p = crs;
+	size_t dev, prt;
+
+	p = put_word_space(p, SPACE_BUS_NUMBER, 0, 0, 0);
+	p[0] = RES_IO_PORT;
+	p[1] = IO_DECODE16;
+	put_le16(p + 2, PCI_CONFIG_PORT);      /* _MIN */
+	put_le16(p + 4, PCI_CONFIG_PORT);      /* _MAX */
+	p[6] = 1;                              /* _ALN */
+	p[7] = PCI_CONFIG_PORTS;               /* _LEN */
+	p += RES_IO_PORT_SIZE;
+	p = put_word_space(p, SPACE_IO, SPACE_IO_ENTIRE, 0x0000, PCI_CONFIG_PORT - 1);
+	p = put_word_space(p, SPACE_IO, SPACE_IO_ENTIRE, 0x0D00, 0xFFFF);
+	p = put_dword_space(p, SPACE_MEMORY, SPACE_MEM_RW_UC, (uint32_t)PCI_MMIO_START,
+			    (uint32_t)(PCI_MMIO_END - 1));
+	*p++ = RES_END_TAG;
+	*p++ = 0;
+
+	dev = aml_device(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_integer(a, EISAID_PNP0A03);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	aml_name(a, "_CRS");
+	aml_buffer(a, crs, (size_t)(p - crs));
+	if (npci) {
+		/* An empty _PRT is a malformed one to ACPICA. */
+		aml_name(a, "_PRT");
+		prt = aml_package(a, (uint8_t)npci);
+		for (unsigned i = 0; i < npci; i++) {
+			size_t entry = aml_package(a, 4);
+
+			aml_integer(a, ((uint32_t)pci[i].slot << 16) | 0xFFFF); /* any function */
+			aml_integer(a, pci[i].pin - 1u);  /* 0 = INTA# */
+			aml_integer(a, 0);                /* Source: a GSI, no link device */
+			aml_integer(a, pci[i].gsi);       /* SourceIndex: the GSI */
+			aml_close(a, entry);
+		}
+		aml_close(a, prt);
+	}
+	aml_close(a, dev);
+}
+
+_Static_assert(PCI_MMIO_START < PCI_MMIO_END && PCI_MMIO_END <= 0x100000000ull,
+	       "the PCI memory window fits a DWordMemory descriptor");
+_Static_assert(PCI_CONFIG_PORT + PCI_CONFIG_PORTS <= 0x0D00,
+	       "the config ports lie between the two I/O windows");
 
 /* A virtio-mmio device, as Linux's virtio_mmio driver matches it:
  *   Device (VRnn) {
@@ -132,11 +420,6 @@ static const uint8_t dsdt_pci0[] = {
  * (GSI >= 16: no MADT override applies) level-triggered and active high,
  * as virtio_mmio.c drives the line. */
 #define VIRTIO_CRS_SIZE   23     /* 12 + 9 + 2 bytes of resource descriptors */
-#define VIRTIO_DEV_BODY   58     /* NameSeg (4), _HID (15), _UID (7), _CRS (32) */
-#define VIRTIO_DEV_AML    61     /* DeviceOp (2), PkgLength (1), body */
-#define RES_MEMORY32_FIXED 0x86  /* large item, 9 bytes of data */
-#define RES_EXT_IRQ        0x89  /* large item */
-#define RES_END_TAG        0x79  /* small item, 1 byte: checksum 0 = none */
 #define EXT_IRQ_CONSUMER   0x01  /* level (bit 1 clear), active high (bit 2
 				  * clear), exclusive (bit 3 clear) */
 
@@ -145,39 +428,15 @@ static uint8_t hex_digit(unsigned v)
 	return (uint8_t)(v < 10 ? '0' + v : 'A' + v - 10);
 }
 
-static uint8_t *put_virtio_mmio_device(uint8_t *p, unsigned index,
-				       const struct loader_virtio_mmio *d)
+static void put_virtio_mmio_device(struct aml *a, unsigned index,
+				   const struct loader_virtio_mmio *d)
 {
 	static const char hid[] = "LNRO0005";
+	const char name[4] = { 'V', 'R', (char)hex_digit((index >> 4) & 0xF),
+			       (char)hex_digit(index & 0xF) };
+	uint8_t crs[VIRTIO_CRS_SIZE], *p = crs;
+	size_t dev;
 
-	*p++ = 0x5B;                           /* DeviceOp */
-	*p++ = 0x82;
-	*p++ = VIRTIO_DEV_BODY + 1;            /* PkgLength, one byte */
-	*p++ = 'V';
-	*p++ = 'R';
-	*p++ = hex_digit((index >> 4) & 0xF);
-	*p++ = hex_digit(index & 0xF);
-
-	*p++ = 0x08;                           /* NameOp */
-	memcpy(p, "_HID", 4);
-	p += 4;
-	*p++ = 0x0D;                           /* StringPrefix */
-	memcpy(p, hid, sizeof(hid));           /* with its NUL */
-	p += sizeof(hid);
-
-	*p++ = 0x08;                           /* NameOp */
-	memcpy(p, "_UID", 4);
-	p += 4;
-	*p++ = 0x0A;                           /* BytePrefix */
-	*p++ = (uint8_t)index;
-
-	*p++ = 0x08;                           /* NameOp */
-	memcpy(p, "_CRS", 4);
-	p += 4;
-	*p++ = 0x11;                           /* BufferOp */
-	*p++ = 1 + 2 + VIRTIO_CRS_SIZE;        /* PkgLength, one byte */
-	*p++ = 0x0A;                           /* BufferSize: BytePrefix */
-	*p++ = VIRTIO_CRS_SIZE;
 	*p++ = RES_MEMORY32_FIXED;
 	put_le16(p, 9);
 	p += 2;
@@ -194,54 +453,36 @@ static uint8_t *put_virtio_mmio_device(uint8_t *p, unsigned index,
 	p += 4;
 	*p++ = RES_END_TAG;
 	*p++ = 0;
-	return p;
+
+	dev = aml_device(a, name);
+	aml_name(a, "_HID");
+	aml_byte(a, AML_STRING_PREFIX);
+	aml_put(a, hid, sizeof(hid));          /* with its NUL */
+	aml_name(a, "_UID");
+	aml_byte(a, AML_BYTE_PREFIX);          /* even for 0, as before */
+	aml_byte(a, (uint8_t)index);
+	aml_name(a, "_CRS");
+	aml_buffer(a, crs, sizeof(crs));
+	aml_close(a, dev);
 }
 
-_Static_assert(VIRTIO_DEV_BODY + 1 <= 0x3F, "a virtio device's PkgLength fits one byte");
-
-/* AML PkgLength for body bytes that follow it; returns the bytes it took. */
-static size_t put_pkglength(uint8_t *p, size_t body)
+/* The DSDT's definition blocks into a; false when they did not fit. */
+static bool build_dsdt_aml(struct aml *a, const struct loader_virtio_mmio *virtio,
+			   unsigned nvirtio, const struct loader_pci_intx *pci, unsigned npci)
 {
-	size_t n = body + 1 <= 0x3F ? 1 : body + 2 <= 0xFFF ? 2 : 3;
-	size_t len = body + n;
+	size_t sb;
 
-	if (n == 1) {
-		p[0] = (uint8_t)len;
-		return 1;
-	}
-	p[0] = (uint8_t)(((n - 1) << 6) | (len & 0xF));
-	for (size_t i = 1; i < n; i++)
-		p[i] = (uint8_t)(len >> (4 + 8 * (i - 1)));
-	return n;
-}
-
-/* The scope's body: its name, PCI0 and the virtio devices. */
-#define SB_BODY_MAX (sizeof(dsdt_sb_name) + sizeof(dsdt_pci0) + \
-		     ACPI_MAX_VIRTIO_MMIO * VIRTIO_DEV_AML)
-#define DSDT_AML_MAX (sizeof(dsdt_s5) + 1 + 3 + SB_BODY_MAX)
-
-/* The DSDT's definition blocks into out (DSDT_AML_MAX bytes); returns
- * their length. */
-static size_t build_dsdt_aml(uint8_t *out, const struct loader_virtio_mmio *virtio,
-			     unsigned nvirtio)
-{
-	uint8_t sb[SB_BODY_MAX], *p = sb;
-	size_t sb_len, n = 0;
-
-	memcpy(p, dsdt_sb_name, sizeof(dsdt_sb_name));
-	p += sizeof(dsdt_sb_name);
-	memcpy(p, dsdt_pci0, sizeof(dsdt_pci0));
-	p += sizeof(dsdt_pci0);
+	a->len = 0;
+	a->full = false;
+	aml_put(a, dsdt_s5, sizeof(dsdt_s5));
+	aml_byte(a, AML_SCOPE_OP);
+	sb = aml_open(a);
+	aml_put(a, "\\_SB_", 5);               /* RootChar, NameSeg */
+	put_pci_root(a, pci, npci);
 	for (unsigned i = 0; i < nvirtio; i++)
-		p = put_virtio_mmio_device(p, i, &virtio[i]);
-	sb_len = (size_t)(p - sb);
-
-	memcpy(out, dsdt_s5, sizeof(dsdt_s5));
-	n = sizeof(dsdt_s5);
-	out[n++] = 0x10;                       /* ScopeOp */
-	n += put_pkglength(out + n, sb_len);
-	memcpy(out + n, sb, sb_len);
-	return n + sb_len;
+		put_virtio_mmio_device(a, i, &virtio[i]);
+	aml_close(a, sb);
+	return !a->full;
 }
 
 struct window {
@@ -393,13 +634,58 @@ static bool virtio_mmio_describable(const struct loader_virtio_mmio *virtio, uns
 	return true;
 }
 
+/* Slot 0 is the host bridge; a pin is INTA#..INTD#; the GSI an IOAPIC pin
+ * no ISA IRQ uses. Lines may be shared, but one slot's pin has one route,
+ * and a GSI is either a PCI line (active low) or a virtio-mmio one
+ * (active high): the IOAPIC pin has one polarity. */
+static bool pci_intx_describable(const struct loader_pci_intx *pci, unsigned npci,
+				 const struct loader_virtio_mmio *virtio, unsigned nvirtio)
+{
+	if (npci > ACPI_MAX_PCI_INTX) {
+		log_error("%u PCI INTx routes cannot be described in the DSDT (at most %u)",
+			  npci, ACPI_MAX_PCI_INTX);
+		return false;
+	}
+	if (npci && !pci) {
+		log_error("internal error: %u PCI INTx routes given without their table", npci);
+		return false;
+	}
+	for (unsigned i = 0; i < npci; i++) {
+		const struct loader_pci_intx *r = &pci[i];
+
+		if (r->slot < 1 || r->slot > PCI_SLOT_MAX || r->pin < 1 || r->pin > PCI_INTX_PINS ||
+		    r->gsi < 16 || r->gsi >= IOAPIC_PINS) {
+			log_error("internal error: PCI INTx route slot %u pin %u -> GSI %u cannot be "
+				  "described in the DSDT (slot 1 to %u, pin 1 to %u, GSI 16 to %u)",
+				  r->slot, r->pin, r->gsi, PCI_SLOT_MAX, PCI_INTX_PINS,
+				  IOAPIC_PINS - 1);
+			return false;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			if (pci[j].slot == r->slot && pci[j].pin == r->pin) {
+				log_error("internal error: PCI slot %u pin %u has two INTx routes",
+					  r->slot, r->pin);
+				return false;
+			}
+		}
+		for (unsigned j = 0; j < nvirtio; j++) {
+			if (virtio[j].gsi == r->gsi) {
+				log_error("internal error: GSI %u is both a virtio-mmio line and PCI "
+					  "slot %u's INTx line", r->gsi, r->slot);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
 int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
 		      const struct loader_virtio_mmio *virtio, unsigned nvirtio,
-		      uint64_t *rsdp_addr)
+		      const struct loader_pci_intx *pci, unsigned npci, uint64_t *rsdp_addr)
 {
 	struct window w = { 0 };
 	uint64_t rsdp, facs, xsdt, fadt, dsdt, madt;
-	uint8_t aml[DSDT_AML_MAX];
+	struct aml *aml;
 	uint32_t xsdt_len = HDR_SIZE + 2 * 8, dsdt_len;
 	uint8_t *t;
 	int rc = -1;
@@ -409,13 +695,24 @@ int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
 			  ACPI_MAX_CPUS);
 		return -1;
 	}
-	if (!virtio_mmio_describable(virtio, nvirtio))
+	if (!virtio_mmio_describable(virtio, nvirtio) ||
+	    !pci_intx_describable(pci, npci, virtio, nvirtio))
 		return -1;
-	dsdt_len = HDR_SIZE + (uint32_t)build_dsdt_aml(aml, virtio, nvirtio);
+	aml = malloc(sizeof(*aml));
+	if (!aml) {
+		log_error("out of memory building the ACPI tables");
+		return -1;
+	}
+	if (!build_dsdt_aml(aml, virtio, nvirtio, pci, npci)) {
+		log_error("internal error: the DSDT for %u virtio-mmio devices and %u PCI INTx "
+			  "routes does not fit its %u-byte buffer", nvirtio, npci, DSDT_AML_MAX);
+		goto out;
+	}
+	dsdt_len = HDR_SIZE + (uint32_t)aml->len;
 	w.buf = calloc(1, ACPI_TABLES_SIZE);
 	if (!w.buf) {
 		log_error("out of memory building the ACPI tables");
-		return -1;
+		goto out;
 	}
 	rsdp = take(&w, RSDP_SIZE, 16);
 	facs = take(&w, FACS_SIZE, 64);
@@ -437,7 +734,7 @@ int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
 
 	t = w.buf + dsdt;
 	put_header(t, "DSDT", dsdt_len, 2);  /* 2: 64-bit integers */
-	memcpy(t + HDR_SIZE, aml, dsdt_len - HDR_SIZE);
+	memcpy(t + HDR_SIZE, aml->buf, aml->len);
 	finish(t, dsdt_len);
 
 	build_fadt(w.buf + fadt, ACPI_TABLES_ADDR + facs, ACPI_TABLES_ADDR + dsdt);
@@ -469,5 +766,6 @@ int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
 	rc = 0;
 out:
 	free(w.buf);
+	free(aml);
 	return rc;
 }

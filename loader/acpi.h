@@ -14,7 +14,12 @@
  *         enabled), no PM timer, no GPE blocks, no reset register;
  *         IAPC_BOOT_ARCH says legacy devices and an 8042 are present.
  *   DSDT: Name(_S5, Package(){ ACPI_S5_SLP_TYP, ACPI_S5_SLP_TYP, 0, 0 }),
- *         the PCI root bridge \_SB.PCI0 (PNP0A03), so Linux scans bus 0, and
+ *         the PCI root bridge \_SB.PCI0 (PNP0A03, segment 0, bus 0), so
+ *         Linux scans bus 0: its _CRS gives bus 0 alone, the config ports
+ *         0xCF8-0xCFF, the I/O windows 0x0000-0x0CF7 and 0x0D00-0xFFFF and
+ *         the memory window [PCI_MMIO_START, PCI_MMIO_END) for BARs; its
+ *         _PRT (when there are routes) names each device's INTx pin's GSI
+ *         directly, level-triggered and active low as PCI has it. Then
  *         one \_SB.VRnn (_HID "LNRO0005", what Linux's virtio_mmio driver
  *         matches) per virtio-mmio device given, its _CRS a Memory32Fixed
  *         window and an Interrupt (level, active high, exclusive) on its
@@ -45,18 +50,22 @@ struct guest_mem;
 /* APIC IDs 0..n-1 and the IOAPIC's id n stay below the broadcast id. */
 #define ACPI_MAX_CPUS       254
 #define ACPI_MAX_VIRTIO_MMIO 8
+#define ACPI_MAX_PCI_INTX    8
 
 /* Where acpi_write_tables puts the RSDP. */
 #define ACPI_RSDP_ADDR      ACPI_TABLES_ADDR
 
 /* Writes all tables, the DSDT describing the nvirtio devices of virtio
- * (may be NULL when nvirtio is 0); *rsdp_addr (may be NULL) gets the
- * RSDP's address. Returns 0, or -1 after one message when ncpus is 0 or
- * above ACPI_MAX_CPUS, a device cannot be described (more than
- * ACPI_MAX_VIRTIO_MMIO, above 4 GiB, a GSI not from 16 to 23), or the
- * tables do not fit guest RAM or their window. */
+ * and the npci INTx routes of pci (either may be NULL when its count is
+ * 0); *rsdp_addr (may be NULL) gets the RSDP's address. Returns 0, or -1
+ * after one message when ncpus is 0 or above ACPI_MAX_CPUS, a device
+ * cannot be described (more than ACPI_MAX_VIRTIO_MMIO, above 4 GiB, a GSI
+ * not from 16 to 23), a route cannot (more than ACPI_MAX_PCI_INTX, slot
+ * not from 1 to 31, pin not from 1 to 4, GSI not from 16 to 23, a slot's
+ * pin routed twice, a GSI also a virtio-mmio device's), or the tables do
+ * not fit guest RAM or their window. */
 int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
 		      const struct loader_virtio_mmio *virtio, unsigned nvirtio,
-		      uint64_t *rsdp_addr);
+		      const struct loader_pci_intx *pci, unsigned npci, uint64_t *rsdp_addr);
 
 #endif

@@ -45,11 +45,13 @@ int loader_load(struct guest_mem *mem, const struct loader_input *in,
 		log_error("%s: kernel image is empty", name);
 		return -1;
 	}
-	if (mptable_write(mem, in->ncpus, in->virtio_mmio, in->n_virtio_mmio) != 0)
+	if (mptable_write(mem, in->ncpus, in->virtio_mmio, in->n_virtio_mmio, in->pci_intx,
+			  in->n_pci_intx) != 0)
 		return -1;
 	/* Always at ACPI_RSDP_ADDR, which the bzImage and PVH paths hand on. */
 	if (acpi_write_tables(mem, in->ncpus, in->virtio_mmio,
-			      in->virtio_mmio_in_dsdt ? in->n_virtio_mmio : 0, &rsdp) != 0)
+			      in->virtio_mmio_in_dsdt ? in->n_virtio_mmio : 0, in->pci_intx,
+			      in->n_pci_intx, &rsdp) != 0)
 		return -1;
 	if (rsdp != ACPI_RSDP_ADDR) {
 		log_error("internal error: RSDP at 0x%llx, expected 0x%llx",

@@ -31,13 +31,16 @@ enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
 #define BDA_BASE_MEM_KB   0x413  /* BDA word: KiB of conventional memory */
 
 /* Processors, 2 buses, 1 IOAPIC, 16 I/O and 2 local interrupt entries, and
- * an I/O interrupt entry per virtio-mmio device. */
+ * an I/O interrupt entry per virtio-mmio device and per PCI INTx route. */
 #define MPC_FIXED_ENTRIES (2 + 1 + 16 + 2)
 #define MPC_SIZE(n, v) (MPC_HEADER_SIZE + (n) * MPC_CPU_SIZE + \
 			(MPC_FIXED_ENTRIES + (v)) * MPC_ENTRY_SIZE)
+#define MPC_MAX_SIZE MPC_SIZE(MPTABLE_MAX_CPUS, MPTABLE_MAX_VIRTIO_MMIO + MPTABLE_MAX_PCI_INTX)
 
-_Static_assert(MPC_SIZE(MPTABLE_MAX_CPUS, MPTABLE_MAX_VIRTIO_MMIO) <= MPTABLE_CONFIG_MAX,
-	       "MP table fits the BIOS area");
+#define PCI_SLOT_MAX      31   /* device numbers on a bus: 0 to 31 */
+#define PCI_INTX_PINS     4    /* INTA# to INTD# */
+
+_Static_assert(MPC_MAX_SIZE <= MPTABLE_CONFIG_MAX, "MP table fits the BIOS area");
 _Static_assert(MPTABLE_CONFIG_ADDR >= VGA_RAM_START &&
 	       MPTABLE_CONFIG_ADDR + MPTABLE_CONFIG_MAX <= HIGH_MEMORY_START,
 	       "MP table lies in the reserved BIOS area");
@@ -84,10 +87,56 @@ static uint8_t *put_int(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus, 
 	return put_int_flags(p, type, irqtype, 0, bus, irq, dst, pin);
 }
 
-int mptable_write(struct guest_mem *mem, unsigned ncpus,
-		  const struct loader_virtio_mmio *virtio, unsigned nvirtio)
+/* The rules of acpi.c's, for the same reasons: slot 0 is the host bridge,
+ * the source IRQ field has 5 bits of device and 2 of pin, one route per
+ * slot and pin, and an IOAPIC pin has one polarity (PCI's active low,
+ * virtio-mmio's active high). */
+static bool pci_intx_valid(const struct loader_pci_intx *pci, unsigned npci,
+			   const struct loader_virtio_mmio *virtio, unsigned nvirtio)
 {
-	uint8_t mpc[MPC_SIZE(MPTABLE_MAX_CPUS, MPTABLE_MAX_VIRTIO_MMIO)];
+	if (npci > MPTABLE_MAX_PCI_INTX) {
+		log_error("%u PCI INTx routes cannot be described in the MP table (at most %u)",
+			  npci, MPTABLE_MAX_PCI_INTX);
+		return false;
+	}
+	if (npci && !pci) {
+		log_error("internal error: %u PCI INTx routes given without their table", npci);
+		return false;
+	}
+	for (unsigned i = 0; i < npci; i++) {
+		const struct loader_pci_intx *r = &pci[i];
+
+		if (r->slot < 1 || r->slot > PCI_SLOT_MAX || r->pin < 1 || r->pin > PCI_INTX_PINS ||
+		    r->gsi < 16 || r->gsi >= IOAPIC_PINS) {
+			log_error("internal error: PCI INTx route slot %u pin %u -> GSI %u cannot be "
+				  "described in the MP table (slot 1 to %u, pin 1 to %u, GSI 16 to %u)",
+				  r->slot, r->pin, r->gsi, PCI_SLOT_MAX, PCI_INTX_PINS,
+				  IOAPIC_PINS - 1);
+			return false;
+		}
+		for (unsigned j = 0; j < i; j++) {
+			if (pci[j].slot == r->slot && pci[j].pin == r->pin) {
+				log_error("internal error: PCI slot %u pin %u has two INTx routes",
+					  r->slot, r->pin);
+				return false;
+			}
+		}
+		for (unsigned j = 0; j < nvirtio; j++) {
+			if (virtio[j].gsi == r->gsi) {
+				log_error("internal error: GSI %u is both a virtio-mmio line and PCI "
+					  "slot %u's INTx line", r->gsi, r->slot);
+				return false;
+			}
+		}
+	}
+	return true;
+}
+
+int mptable_write(struct guest_mem *mem, unsigned ncpus,
+		  const struct loader_virtio_mmio *virtio, unsigned nvirtio,
+		  const struct loader_pci_intx *pci, unsigned npci)
+{
+	uint8_t mpc[MPC_MAX_SIZE];
 	uint8_t mpf[MPF_SIZE];
 	uint8_t bda[2];
 	uint8_t *p;
@@ -111,8 +160,10 @@ int mptable_write(struct guest_mem *mem, unsigned ncpus,
 			return -1;
 		}
 	}
+	if (!pci_intx_valid(pci, npci, virtio, nvirtio))
+		return -1;
 	ioapic_id = (uint8_t)ncpus;
-	len = MPC_SIZE(ncpus, nvirtio);
+	len = MPC_SIZE(ncpus, nvirtio + npci);
 	memset(mpc, 0, sizeof(mpc));
 
 	p = mpc + MPC_HEADER_SIZE;
@@ -150,6 +201,13 @@ int mptable_write(struct guest_mem *mem, unsigned ncpus,
 		p = put_int_flags(p, MP_IOINTSRC, MP_INT, MP_TRIGGER_LEVEL | MP_POLARITY_HIGH,
 				  MPTABLE_BUS_ISA, (uint8_t)virtio[i].gsi, ioapic_id,
 				  (uint8_t)virtio[i].gsi);
+	/* PCI INTx lines: the source "IRQ" of a PCI bus entry is the device
+	 * number and the pin (MP 1.4 D.3), flags 0 conform to the bus:
+	 * level-triggered, active low. */
+	for (unsigned i = 0; i < npci; i++)
+		p = put_int(p, MP_IOINTSRC, MP_INT, MPTABLE_BUS_PCI,
+			    (uint8_t)(pci[i].slot << 2 | (pci[i].pin - 1)), ioapic_id,
+			    (uint8_t)pci[i].gsi);
 	p = put_int(p, MP_LINTSRC, MP_EXTINT, MPTABLE_BUS_ISA, 0, LAPIC_ALL, 0);
 	p = put_int(p, MP_LINTSRC, MP_NMI, MPTABLE_BUS_ISA, 0, LAPIC_ALL, 1);
 	if ((size_t)(p - mpc) != len) {
@@ -163,7 +221,7 @@ int mptable_write(struct guest_mem *mem, unsigned ncpus,
 	mpc[6] = MP_SPEC_REV;
 	memcpy(mpc + 8, "WISP    ", 8);
 	memcpy(mpc + 16, "WISPVM      ", 12);
-	put_le16(mpc + 34, (uint16_t)(ncpus + MPC_FIXED_ENTRIES + nvirtio));
+	put_le16(mpc + 34, (uint16_t)(ncpus + MPC_FIXED_ENTRIES + nvirtio + npci));
 	put_le32(mpc + 36, (uint32_t)LAPIC_BASE);
 	mpc[7] = (uint8_t)-byte_sum(mpc, len);
 

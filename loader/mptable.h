@@ -13,7 +13,9 @@
  * IOAPIC pin 0, ISA IRQ 0 (PIT) on pin 2 as KVM's default routing has it,
  * ISA IRQ n on pin n for n = 1, 3..15; for each virtio-mmio device, ISA
  * "IRQ" g on pin g (its GSI, 16-23), level-triggered and active high;
- * LINT0 ExtINT and LINT1 NMI on every local APIC. */
+ * for each PCI INTx route, PCI "IRQ" (slot << 2) | (pin - 1) on pin gsi,
+ * conforming to the bus (level, active low); LINT0 ExtINT and LINT1 NMI
+ * on every local APIC. */
 #ifndef WISP_LOADER_MPTABLE_H
 #define WISP_LOADER_MPTABLE_H
 
@@ -31,11 +33,17 @@ struct guest_mem;
 #define MPTABLE_BUS_PCI     0
 #define MPTABLE_BUS_ISA     1
 #define MPTABLE_MAX_VIRTIO_MMIO 8
+#define MPTABLE_MAX_PCI_INTX    8
 
-/* Writes both tables and the BDA words. Returns 0, or -1 after one
- * message when ncpus is 0 or above MPTABLE_MAX_CPUS, or there are more than
- * MPTABLE_MAX_VIRTIO_MMIO devices or one is not on a GSI from 16 to 23. */
+/* Writes both tables and the BDA words; virtio and pci may be NULL when
+ * their counts are 0. Returns 0, or -1 after one message when ncpus is 0
+ * or above MPTABLE_MAX_CPUS, there are more than MPTABLE_MAX_VIRTIO_MMIO
+ * devices or one is not on a GSI from 16 to 23, or there are more than
+ * MPTABLE_MAX_PCI_INTX routes or one has a slot not from 1 to 31, a pin
+ * not from 1 to 4, a GSI not from 16 to 23 or a virtio-mmio device's, or
+ * routes a slot's pin a second time. */
 int mptable_write(struct guest_mem *mem, unsigned ncpus,
-		  const struct loader_virtio_mmio *virtio, unsigned nvirtio);
+		  const struct loader_virtio_mmio *virtio, unsigned nvirtio,
+		  const struct loader_pci_intx *pci, unsigned npci);
 
 #endif

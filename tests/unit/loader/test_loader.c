@@ -86,6 +86,41 @@ static void test_bad_cpu_count(void **state)
 	mem_free(mem);
 }
 
+/* The boot tables come first: a PCI INTx route they cannot describe
+ * stops the load with one message, whatever the image. */
+static void test_bad_pci_intx(void **state)
+{
+	struct guest_mem *mem = mem_new(MiB(16));
+	static uint8_t text[0x200];
+	struct tseg seg = { 1, 0x200000, 0x200000, text, sizeof(text), sizeof(text), 0x1000 };
+	struct loader_pci_intx r[2] = { { .slot = 1, .pin = 1, .gsi = 16 },
+					{ .slot = 2, .pin = 1, .gsi = 17 } };
+	struct loader_virtio_mmio v = { .base = VIRTIO_MMIO_BASE, .size = 0x200, .gsi = 17 };
+	struct loader_input in;
+	struct loader_result res;
+
+	(void)state;
+	memset(text, 0x90, sizeof(text));
+	in = input(build_elf(file, sizeof(file), 1, 62, 0x200000, &seg, 1));
+	in.pci_intx = r;
+	in.n_pci_intx = 2;
+	assert_int_equal(load_quiet(mem, &in, &res), 0);
+	assert_int_equal(res.format, BOOT_FORMAT_ELF64);
+
+	r[1].pin = 5;
+	expect_load_error(mem, &in, "slot 2 pin 5 -> GSI 17", NULL);
+	r[1].pin = 1;
+	in.n_pci_intx = 9;
+	expect_load_error(mem, &in, "9 PCI INTx routes", NULL);
+	/* A virtio-mmio device's line, even one the kernel finds on its
+	 * command line rather than in the DSDT. */
+	in.n_pci_intx = 2;
+	in.virtio_mmio = &v;
+	in.n_virtio_mmio = 1;
+	expect_load_error(mem, &in, "GSI 17 is both", NULL);
+	mem_free(mem);
+}
+
 /* A multiboot header wins over the ELF header of the same file. */
 static void test_multiboot_before_elf(void **state)
 {
@@ -117,6 +152,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_signatures),
 		cmocka_unit_test(test_bad_cpu_count),
 		cmocka_unit_test(test_multiboot_before_elf),
+		cmocka_unit_test(test_bad_pci_intx),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,16 +26,20 @@ static uint64_t find_mpf(const struct guest_mem *mem)
 	return 0;
 }
 
-static void check_table_with(unsigned ncpus, const struct loader_virtio_mmio *v, unsigned nv)
+static void check_table_pci(unsigned ncpus, const struct loader_virtio_mmio *v, unsigned nv,
+			    const struct loader_pci_intx *pci, unsigned npci)
 {
 	struct guest_mem *mem = mem_new(MiB(16));
 	uint64_t mpf, mpc_addr;
 	const uint8_t *f, *c, *e;
-	unsigned len, count, n_io = 0, n_lint = 0, last_type = 0;
+	unsigned len, count, n_io = 0, n_lint = 0, last_type = 0, n_pci = 0;
 	uint8_t ioapic_id;
 	int pins[24];
+	/* [slot][pin - 1]: the GSI the table routes it to, or -1. */
+	int pci_gsi[32][4];
 
-	assert_int_equal(mptable_write(mem, ncpus, v, nv), 0);
+	memset(pci_gsi, 0xff, sizeof(pci_gsi));
+	assert_int_equal(mptable_write(mem, ncpus, v, nv, pci, npci), 0);
 	assert_int_equal(r16(gp(mem, BIOS_BDA_EBDA_SEG, 2)), EBDA_START >> 4);
 	assert_int_equal(r16(gp(mem, 0x413, 2)), 639);
 
@@ -62,7 +66,7 @@ static void check_table_with(unsigned ncpus, const struct loader_virtio_mmio *v,
 	assert_int_equal(r32(c + 36), LAPIC_BASE);
 	assert_int_equal(r16(c + 40), 0);  /* no extended table */
 	count = r16(c + 34);
-	assert_int_equal(count, ncpus + 2 + 1 + 16 + 2 + nv);
+	assert_int_equal(count, ncpus + 2 + 1 + 16 + 2 + nv + npci);
 
 	for (int i = 0; i < 24; i++)
 		pins[i] = -1;
@@ -96,8 +100,23 @@ static void check_table_with(unsigned ncpus, const struct loader_virtio_mmio *v,
 			e += 8;
 			break;
 		case 3:  /* I/O interrupt */
-			assert_int_equal(e[4], MPTABLE_BUS_ISA);
 			assert_int_equal(e[6], ioapic_id);
+			if (e[4] == MPTABLE_BUS_PCI) {
+				/* Source IRQ: device number in bits 6:2, pin
+				 * (0 = INTA#) in bits 1:0; flags 0 conform to
+				 * PCI: level, active low. */
+				unsigned slot = (e[5] >> 2) & 0x1F, pin = e[5] & 3;
+
+				assert_int_equal(e[5] & 0x80, 0);
+				assert_int_equal(e[1], 0);            /* INT */
+				assert_int_equal(r16(e + 2), 0);
+				assert_int_equal(pci_gsi[slot][pin], -1);
+				pci_gsi[slot][pin] = e[7];
+				n_pci++;
+				e += 8;
+				break;
+			}
+			assert_int_equal(e[4], MPTABLE_BUS_ISA);
 			if (e[1] == 3) {  /* ExtINT */
 				assert_int_equal(n_io, 0);
 				assert_int_equal(e[7], 0);
@@ -127,6 +146,15 @@ static void check_table_with(unsigned ncpus, const struct loader_virtio_mmio *v,
 	}
 	assert_ptr_equal(e, c + len);
 	assert_int_equal(n_io, 16 + nv);
+	assert_int_equal(n_pci, npci);
+	for (unsigned i = 0; i < npci; i++) {
+		assert_int_equal(pci_gsi[pci[i].slot][pci[i].pin - 1], pci[i].gsi);
+		pci_gsi[pci[i].slot][pci[i].pin - 1] = -1;
+	}
+	/* No entries but the routes given. */
+	for (unsigned slot = 0; slot < 32; slot++)
+		for (unsigned pin = 0; pin < 4; pin++)
+			assert_int_equal(pci_gsi[slot][pin], -1);
 	assert_int_equal(n_lint, 2);
 	assert_int_equal(pins[0], 2);   /* PIT where KVM routes GSI 0 */
 	assert_int_equal(pins[2], -1);  /* cascade */
@@ -144,6 +172,11 @@ static void check_table_with(unsigned ncpus, const struct loader_virtio_mmio *v,
 			assert_int_equal(pins[gsi], -1);
 	}
 	mem_free(mem);
+}
+
+static void check_table_with(unsigned ncpus, const struct loader_virtio_mmio *v, unsigned nv)
+{
+	check_table_pci(ncpus, v, nv, NULL, 0);
 }
 
 static void check_table(unsigned ncpus)
@@ -179,15 +212,15 @@ static void test_refuses_bad_virtio_mmio(void **state)
 	for (unsigned i = 0; i <= MPTABLE_MAX_VIRTIO_MMIO; i++)
 		v[i] = slot(i % 8);
 	capture_begin();
-	assert_int_equal(mptable_write(mem, 1, v, MPTABLE_MAX_VIRTIO_MMIO + 1), -1);
+	assert_int_equal(mptable_write(mem, 1, v, MPTABLE_MAX_VIRTIO_MMIO + 1, NULL, 0), -1);
 	assert_non_null(strstr(capture_end(), "virtio-mmio"));
 	v[0].gsi = 9;
 	capture_begin();
-	assert_int_equal(mptable_write(mem, 1, v, 1), -1);
+	assert_int_equal(mptable_write(mem, 1, v, 1, NULL, 0), -1);
 	assert_non_null(strstr(capture_end(), "GSI 9"));
 	v[0].gsi = 24;
 	capture_begin();
-	assert_int_equal(mptable_write(mem, 1, v, 1), -1);
+	assert_int_equal(mptable_write(mem, 1, v, 1, NULL, 0), -1);
 	assert_non_null(strstr(capture_end(), "GSI 24"));
 	assert_int_equal(r16(gp(mem, BIOS_BDA_EBDA_SEG, 2)), 0);
 	mem_free(mem);
@@ -208,7 +241,7 @@ static void test_refuses_bad_counts(void **state)
 		const char *msg;
 
 		capture_begin();
-		assert_int_equal(mptable_write(mem, bad[i], NULL, 0), -1);
+		assert_int_equal(mptable_write(mem, bad[i], NULL, 0, NULL, 0), -1);
 		msg = capture_end();
 		assert_int_equal(count_lines(msg), 1);
 		assert_non_null(strstr(msg, "vCPUs"));
@@ -216,6 +249,79 @@ static void test_refuses_bad_counts(void **state)
 	/* Nothing was written. */
 	assert_int_equal(r16(gp(mem, BIOS_BDA_EBDA_SEG, 2)), 0);
 	mem_free(mem);
+}
+
+static struct loader_pci_intx route(unsigned slot, unsigned pin, unsigned gsi)
+{
+	return (struct loader_pci_intx){ .slot = (uint8_t)slot, .pin = (uint8_t)pin, .gsi = gsi };
+}
+
+static void test_pci_routes(void **state)
+{
+	struct loader_virtio_mmio v[3] = { slot(0), slot(1), slot(2) };
+	struct loader_pci_intx r[MPTABLE_MAX_PCI_INTX];
+
+	(void)state;
+	for (unsigned i = 0; i < MPTABLE_MAX_PCI_INTX; i++)
+		r[i] = route(1 + i, 1, 16 + i);
+	check_table_pci(1, NULL, 0, r, 1);
+	check_table_pci(2, NULL, 0, r, MPTABLE_MAX_PCI_INTX);
+	/* Every field at its extremes, lines shared, next to virtio-mmio
+	 * devices on 16-18. */
+	r[0] = route(31, 4, 23);
+	r[1] = route(1, 2, 19);
+	r[2] = route(2, 1, 19);
+	r[3] = route(31, 1, 20);
+	check_table_pci(4, v, 3, r, 4);
+	for (unsigned i = 0; i < MPTABLE_MAX_PCI_INTX; i++)
+		r[i] = route(1 + i / 4, 1 + i % 4, 19 + i % 5);
+	check_table_pci(MPTABLE_MAX_CPUS, v, 3, r, MPTABLE_MAX_PCI_INTX);
+}
+
+static void expect_refused(const struct loader_virtio_mmio *v, unsigned nv,
+			   const struct loader_pci_intx *r, unsigned nr, const char *frag)
+{
+	struct guest_mem *mem = mem_new(MiB(2));
+	const char *msg;
+
+	capture_begin();
+	assert_int_equal(mptable_write(mem, 1, v, nv, r, nr), -1);
+	msg = capture_end();
+	assert_int_equal(count_lines(msg), 1);
+	if (!strstr(msg, frag))
+		fail_msg("message '%s' lacks '%s'", msg, frag);
+	/* Nothing was written. */
+	assert_int_equal(r16(gp(mem, BIOS_BDA_EBDA_SEG, 2)), 0);
+	mem_free(mem);
+}
+
+static void test_refuses_bad_pci_routes(void **state)
+{
+	struct loader_pci_intx r[MPTABLE_MAX_PCI_INTX + 1];
+	struct loader_virtio_mmio v = slot(2);   /* GSI 18 */
+
+	(void)state;
+	for (unsigned i = 0; i <= MPTABLE_MAX_PCI_INTX; i++)
+		r[i] = route(1 + i, 1, 16);
+	expect_refused(NULL, 0, r, MPTABLE_MAX_PCI_INTX + 1, "PCI INTx routes");
+	expect_refused(NULL, 0, NULL, 1, "without their table");
+	r[0] = route(0, 1, 16);
+	expect_refused(NULL, 0, r, 1, "slot 0 pin 1 -> GSI 16");
+	r[0] = route(32, 1, 16);   /* would spill into the pin bits' neighbour */
+	expect_refused(NULL, 0, r, 1, "slot 32");
+	r[0] = route(1, 0, 16);
+	expect_refused(NULL, 0, r, 1, "pin 0");
+	r[0] = route(1, 5, 16);
+	expect_refused(NULL, 0, r, 1, "pin 5");
+	r[0] = route(1, 1, 9);
+	expect_refused(NULL, 0, r, 1, "GSI 9");
+	r[0] = route(1, 1, 24);
+	expect_refused(NULL, 0, r, 1, "GSI 24");
+	r[0] = route(3, 2, 16);
+	r[1] = route(3, 2, 17);
+	expect_refused(NULL, 0, r, 2, "slot 3 pin 2 has two");
+	r[1] = route(4, 1, 18);
+	expect_refused(&v, 1, r, 2, "GSI 18 is both");
 }
 
 int main(void)
@@ -228,6 +334,8 @@ int main(void)
 		cmocka_unit_test(test_refuses_bad_counts),
 		cmocka_unit_test(test_virtio_mmio),
 		cmocka_unit_test(test_refuses_bad_virtio_mmio),
+		cmocka_unit_test(test_pci_routes),
+		cmocka_unit_test(test_refuses_bad_pci_routes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
