@@ -17,7 +17,7 @@
  *
  * Sector s of an image holds the test's pattern: bytes 0-7 the sector
  * number (le64), byte i >= 8 is (i * 7 + s * 13 + (s >> 8)) & 0xff. The
- * guest writes write_pattern() (below) to write_sector; the test checks on
+ * guest writes written_byte()'s pattern to write_sector; the test checks on
  * the host that exactly that sector changed.
  *
  * The driver negotiates VERSION_1 and FLUSH (what it uses), sets up queue 0
@@ -901,6 +901,29 @@ static int wait_count(volatile uint32_t *count, uint32_t n, uint32_t ticks)
 	return *count >= n;
 }
 
+/* PCI 2.3 INTx disable: the line stays low while the command register
+ * says so, the status bit still shows the ISR, and clearing the disable
+ * bit asserts the line. */
+static void intx_disable_checks(struct drive *d)
+{
+	uint16_t cmd = pci_read16(d->fn, PCI_COMMAND);
+	uint32_t empty_before = intx_empty;
+	uint8_t st;
+
+	pci_write16(d->fn, PCI_COMMAND, cmd | PCI_COMMAND_INTX_DISABLE);
+	st = request(d, T_IN, 0, d->mem->data[0], SECTOR, 1);
+	wait_count(&intx_irqs, 2, WATCHDOG_SHORT);
+	check(st == S_OK && intx_irqs == 1 && intx_empty == empty_before &&
+	      (pci_read16(d->fn, PCI_STATUS) & PCI_STATUS_INTERRUPT),
+	      "%s: INTx disabled: a request (%s), no interrupt, PCI status interrupt bit set",
+	      d->name, status_name(st));
+	intx_reason = 0;
+	pci_write16(d->fn, PCI_COMMAND, cmd & ~PCI_COMMAND_INTX_DISABLE);
+	wait_count(&intx_irqs, 2, WATCHDOG_LONG);
+	check(intx_irqs == 2 && intx_reason == 1 && intx_empty <= empty_before + 1,
+	      "%s: INTx enabled again: the interrupt arrives, reason %#x", d->name, intx_reason);
+}
+
 static void intx_checks(struct drive *d)
 {
 	unsigned gsi = 0, flags = 0, pin = 1;
@@ -954,6 +977,8 @@ static void intx_checks(struct drive *d)
 	check(intx_irqs == 1 && intx_empty <= 1,
 	      "%s: no interrupt after the status was taken (%u with a reason, %u without)",
 	      d->name, intx_irqs, intx_empty);
+	if (d->pci)
+		intx_disable_checks(d);
 	ioapic_write(0x10 + 2 * gsi, IOREDTBL_MASKED);
 }
 
