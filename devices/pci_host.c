@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "vmm/log.h"
+#include "vmm/memory_map.h"
 #include "vmm/platform.h"
 
 #define PORT_CONFIG_ADDRESS 0xcf8
@@ -57,6 +58,11 @@ struct pci_host {
 	struct platform *p;
 	uint32_t address;       /* CONFIG_ADDRESS as latched */
 	struct pci_slot slots[PCI_MAX_DEVFN];
+	/* The functions with memory BARs, in the order they were added;
+	 * filled before vCPUs run and read without the lock afterwards.
+	 * Where the OS made BARs overlap, the first function wins. */
+	struct pci_slot bar_fns[PCI_MAX_DEVFN];
+	unsigned n_bar_fns;
 	/* The host bridge's own function. */
 	uint8_t bridge_cfg[PCI_CONFIG_SIZE];
 	uint8_t bridge_wmask[PCI_CONFIG_SIZE];
@@ -204,6 +210,33 @@ static void address_write(void *opaque, uint64_t offset, unsigned size, uint64_t
 	pthread_mutex_unlock(&h->lock);
 }
 
+/* --- the memory window --- */
+
+/* Nobody decodes the address: reads float high, writes vanish, as on a
+ * bus without a target (a master abort). */
+static uint64_t window_read(void *opaque, uint64_t offset, unsigned size)
+{
+	struct pci_host *h = opaque;
+	uint64_t addr = PCI_MMIO_START + offset, v;
+
+	for (unsigned i = 0; i < h->n_bar_fns; i++)
+		if (h->bar_fns[i].ops->bar_read(h->bar_fns[i].opaque, addr, size, &v))
+			return v;
+	return all_ones(size);
+}
+
+static void window_write(void *opaque, uint64_t offset, unsigned size, uint64_t value)
+{
+	struct pci_host *h = opaque;
+	uint64_t addr = PCI_MMIO_START + offset;
+
+	for (unsigned i = 0; i < h->n_bar_fns; i++)
+		if (h->bar_fns[i].ops->bar_write(h->bar_fns[i].opaque, addr, size, value))
+			return;
+}
+
+static const struct bus_ops window_ops = { .read = window_read, .write = window_write };
+
 static const struct bus_ops address_ops = { .read = address_read, .write = address_write };
 static const struct bus_ops data_ops = { .read = data_read, .write = data_write };
 
@@ -212,13 +245,17 @@ int pci_host_add_function(struct pci_host *h, unsigned devfn,
 {
 	int rc = 0;
 
-	if (devfn >= PCI_MAX_DEVFN || !ops || !ops->config_read || !ops->config_write)
+	if (devfn >= PCI_MAX_DEVFN || !ops || !ops->config_read || !ops->config_write ||
+	    !ops->bar_read != !ops->bar_write)
 		return -EINVAL;
 	pthread_mutex_lock(&h->lock);
-	if (h->slots[devfn].ops)
+	if (h->slots[devfn].ops) {
 		rc = -EEXIST;
-	else
+	} else {
 		h->slots[devfn] = (struct pci_slot){ ops, opaque };
+		if (ops->bar_read)
+			h->bar_fns[h->n_bar_fns++] = h->slots[devfn];
+	}
 	pthread_mutex_unlock(&h->lock);
 	return rc;
 }
@@ -253,6 +290,15 @@ struct pci_host *pci_host_create(struct platform *p)
 	if (rc) {
 		log_error("pci_host: cannot claim ports 0x%x-0x%x: %s", PORT_CONFIG_ADDRESS,
 			  PORT_CONFIG_DATA + CONFIG_NPORTS - 1, strerror(-rc));
+		pci_host_destroy(h);
+		return NULL;
+	}
+	rc = bus_register(p->mmio, PCI_MMIO_START, PCI_MMIO_END - PCI_MMIO_START, &window_ops, h,
+			  "pci-memory-window");
+	if (rc) {
+		log_error("pci_host: cannot claim the memory window 0x%llx-0x%llx: %s",
+			  (unsigned long long)PCI_MMIO_START, (unsigned long long)PCI_MMIO_END - 1,
+			  strerror(-rc));
 		pci_host_destroy(h);
 		return NULL;
 	}

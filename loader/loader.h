@@ -37,6 +37,17 @@ struct loader_virtio_mmio {
 	uint32_t gsi;
 };
 
+/* A PCI device's INTx line as the boot tables route it: device number
+ * (slot) on bus 0, interrupt pin (1 = INTA# .. 4 = INTD#) and the IOAPIC
+ * pin / GSI it is wired to (16 and up). The line is level-triggered; the
+ * tables leave the polarity to the bus's convention (active low), which
+ * the interrupt controllers of both backends take as a logical level. */
+struct loader_pci_intx {
+	uint8_t slot;
+	uint8_t pin;
+	uint32_t gsi;
+};
+
 struct loader_input {
 	const uint8_t *kernel;      /* the whole image file */
 	size_t kernel_size;
@@ -55,6 +66,10 @@ struct loader_input {
 	const struct loader_virtio_mmio *virtio_mmio;
 	unsigned n_virtio_mmio;
 	bool virtio_mmio_in_dsdt;
+	/* The INTx routing of the PCI devices on bus 0: the DSDT's _PRT of
+	 * \_SB.PCI0 and the MP table's PCI interrupt entries. */
+	const struct loader_pci_intx *pci_intx;
+	unsigned n_pci_intx;
 };
 
 struct loader_result {

@@ -98,6 +98,13 @@ struct virtio_dev {
 	void *transport;
 };
 
+/* Fills dev for one device kind: calls virtio_dev_init with the device's
+ * ops and its own state. arg is the device's configuration (may be NULL).
+ * Returns 0, or a negative errno after one message and with nothing left
+ * to free. */
+typedef int (*virtio_dev_setup_fn)(struct virtio_dev *dev, struct guest_mem *mem,
+				   const void *arg);
+
 /* Set up dev for ops (lock, features, queues at reset state). 0 or a
  * negative errno. */
 int virtio_dev_init(struct virtio_dev *dev, const struct virtio_dev_ops *ops,

@@ -43,13 +43,6 @@ struct virtio_mmio;
 #define VIRTIO_MMIO_INT_VRING   0x1u
 #define VIRTIO_MMIO_INT_CONFIG  0x2u
 
-/* Fills dev for one device kind: calls virtio_dev_init with the device's
- * ops and its own state. arg is the device's configuration (may be NULL).
- * Returns 0, or a negative errno after one message and with nothing left
- * to free. */
-typedef int (*virtio_dev_setup_fn)(struct virtio_dev *dev, struct guest_mem *mem,
-				   const void *arg);
-
 /* A device set up by setup(dev, p->mem, arg), on p->mmio at
  * [base, base + VIRTIO_MMIO_SIZE), interrupting on line gsi. Returns NULL
  * after logging why. */

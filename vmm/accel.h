@@ -67,6 +67,9 @@ struct accel_ops {
 	void (*vcpu_kick)(struct vcpu *vcpu);
 	/* Drive interrupt line gsi (IOAPIC pin / ISA IRQ) to a level. */
 	void (*set_irq)(struct vm *vm, unsigned gsi, bool level);
+	/* Deliver a message-signalled interrupt (address/data as a PCI
+	 * function writes them). Any thread. */
+	void (*signal_msi)(struct vm *vm, uint64_t address, uint32_t data);
 };
 
 enum accel_choice { ACCEL_AUTO, ACCEL_KVM, ACCEL_EMU };

@@ -47,9 +47,12 @@ void cli_usage(FILE *out)
 		"                       Up to %d drives\n"
 		"  --rng                add a virtio-rng device (entropy from the host's\n"
 		"                       getrandom())\n"
-		"  --transport mmio|pci how virtio devices attach (default: mmio, at 0x%llx\n"
-		"                       + 0x%llx per device, GSI %u up; the DSDT describes\n"
-		"                       them); pci comes next and is refused until then\n"
+		"  --transport auto|mmio|pci\n"
+		"                       how virtio devices attach. pci: functions on PCI\n"
+		"                       bus 0 (slot 1 up, MSI-X, INTx on GSI %u up); mmio:\n"
+		"                       windows at 0x%llx + 0x%llx per device, GSI %u up,\n"
+		"                       described in the DSDT. auto (default): pci for a\n"
+		"                       bzImage, mmio for other kernel formats\n"
 		"  --virtio-mmio-cmdline\n"
 		"                       describe virtio-mmio devices on the kernel command\n"
 		"                       line (virtio_mmio.device=) instead of the DSDT, for\n"
@@ -65,7 +68,7 @@ void cli_usage(FILE *out)
 		"6 host cannot run the VM, 8 guest crashed (triple fault), 10 timeout,\n"
 		"12 stopped by a signal, 14 internal error.\n",
 		LINUX_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE,
-		WISP_MAX_DRIVES,
+		WISP_MAX_DRIVES, VIRTIO_MMIO_GSI_BASE,
 		(unsigned long long)VIRTIO_MMIO_BASE, (unsigned long long)VIRTIO_MMIO_SLOT_SIZE,
 		VIRTIO_MMIO_GSI_BASE);
 }
@@ -112,7 +115,9 @@ static int parse_accel(const char *s, enum accel_choice *out)
 
 static int parse_transport(const char *s, enum virtio_transport *out)
 {
-	if (!strcmp(s, "mmio"))
+	if (!strcmp(s, "auto"))
+		*out = VIRTIO_TRANSPORT_AUTO;
+	else if (!strcmp(s, "mmio"))
 		*out = VIRTIO_TRANSPORT_MMIO;
 	else if (!strcmp(s, "pci"))
 		*out = VIRTIO_TRANSPORT_PCI;
@@ -250,7 +255,7 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 			break;
 		case OPT_TRANSPORT:
 			if (parse_transport(arg, &cfg->transport)) {
-				log_error("--transport: '%s' is not one of mmio, pci", arg);
+				log_error("--transport: '%s' is not one of auto, mmio, pci", arg);
 				return CLI_ERROR;
 			}
 			break;
@@ -281,8 +286,8 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 		log_error("run needs --kernel PATH (see 'wisp run --help')");
 		return CLI_ERROR;
 	}
-	if (cfg->transport == VIRTIO_TRANSPORT_PCI) {
-		log_error("--transport pci: virtio-pci is not implemented yet; use --transport mmio");
+	if (cfg->transport == VIRTIO_TRANSPORT_PCI && cfg->virtio_mmio_cmdline) {
+		log_error("--virtio-mmio-cmdline needs --transport mmio (or auto), not pci");
 		return CLI_ERROR;
 	}
 	return CLI_RUN;

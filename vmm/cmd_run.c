@@ -15,6 +15,7 @@
 #include "devices/uart8250.h"
 #include "exit_status.h"
 #include "file_map.h"
+#include "loader/bzimage.h"
 #include "loader/loader.h"
 #include "log.h"
 #include "machine.h"
@@ -182,6 +183,21 @@ static int check_drives(const struct vm_config *cfg)
 	return 0;
 }
 
+/* --transport auto: a bzImage is a distribution kernel's, which finds
+ * PCI devices by itself; the other formats (test guests, PVH and
+ * multiboot kernels, minimal microVM builds) get the simpler virtio-mmio. */
+static enum virtio_transport resolve_transport(const struct vm_config *cfg,
+					       const struct file_map *kernel)
+{
+	enum virtio_transport t = cfg->transport;
+
+	if (t == VIRTIO_TRANSPORT_AUTO)
+		t = !cfg->virtio_mmio_cmdline && bzimage_detect(kernel->data, kernel->size)
+			    ? VIRTIO_TRANSPORT_PCI : VIRTIO_TRANSPORT_MMIO;
+	log_debug("virtio transport: %s", t == VIRTIO_TRANSPORT_PCI ? "pci" : "mmio");
+	return t;
+}
+
 int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 {
 	struct file_map kernel = { 0 }, initrd = { 0 };
@@ -223,6 +239,7 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 	status = vm_create(&vm, cfg, accel, t0_ns);
 	if (status)
 		goto out_vm;
+	vm.transport = resolve_transport(cfg, &kernel);
 	vm.machine = machine_create(&vm, con.out_fd);
 	if (!vm.machine) {
 		status = WISP_EXIT_INTERNAL;
@@ -240,6 +257,7 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 		.virtio_mmio_in_dsdt = !cfg->virtio_mmio_cmdline,
 	};
 	in.virtio_mmio = machine_virtio_mmio(vm.machine, &in.n_virtio_mmio);
+	in.pci_intx = machine_pci_intx(vm.machine, &in.n_pci_intx);
 	if (loader_load(&vm.mem, &in, &boot)) {
 		status = WISP_EXIT_IMAGE;
 		goto out_vm;

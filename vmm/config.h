@@ -12,7 +12,9 @@
 #define WISP_MAX_CPUS         64
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
-enum virtio_transport { VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
+/* AUTO: pci for a bzImage (a distribution kernel finds PCI devices on its
+ * own), mmio for the other formats and with --virtio-mmio-cmdline. */
+enum virtio_transport { VIRTIO_TRANSPORT_AUTO, VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
 /* Drives the command line may add (virtio-mmio has 8 slots in all). */
 #define WISP_MAX_DRIVES 6

@@ -195,7 +195,8 @@ static int kvm_vm_create(struct vm *vm)
 	    !check_cap(k->kvm_fd, KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP") ||
 	    !check_cap(k->kvm_fd, KVM_CAP_PIT2, "KVM_CAP_PIT2") ||
 	    !check_cap(k->kvm_fd, KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT") ||
-	    !check_cap(k->kvm_fd, KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"))
+	    !check_cap(k->kvm_fd, KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID") ||
+	    !check_cap(k->kvm_fd, KVM_CAP_SIGNAL_MSI, "KVM_CAP_SIGNAL_MSI"))
 		return -ENODEV;
 	if ((unsigned)ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MAX_VCPUS) < vm->nvcpus &&
 	    (unsigned)ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_VCPUS) < vm->nvcpus) {
@@ -510,6 +511,22 @@ static void kvm_set_irq(struct vm *vm, unsigned gsi, bool level)
 		log_warn("KVM_IRQ_LINE %u: %s", gsi, strerror(errno));
 }
 
+static void kvm_signal_msi(struct vm *vm, uint64_t address, uint32_t data)
+{
+	struct kvm_vm *k = vm->accel_data;
+	struct kvm_msi msi = {
+		.address_lo = (uint32_t)address,
+		.address_hi = (uint32_t)(address >> 32),
+		.data = data,
+	};
+
+	/* 0: the interrupt was blocked (a masked or absent target), which
+	 * is the guest's business; < 0 is ours. */
+	if (ioctl(k->vm_fd, KVM_SIGNAL_MSI, &msi) < 0)
+		log_warn("KVM_SIGNAL_MSI 0x%llx/0x%x: %s", (unsigned long long)address, data,
+			 strerror(errno));
+}
+
 const struct accel_ops kvm_accel_ops = {
 	.name = "kvm",
 	.vm_create = kvm_vm_create,
@@ -520,4 +537,5 @@ const struct accel_ops kvm_accel_ops = {
 	.vcpu_run = kvm_vcpu_run,
 	.vcpu_kick = kvm_vcpu_kick,
 	.set_irq = kvm_set_irq,
+	.signal_msi = kvm_signal_msi,
 };

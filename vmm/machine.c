@@ -18,6 +18,7 @@
 #include "memory_map.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_mmio.h"
+#include "virtio/virtio_pci.h"
 #include "virtio/virtio_rng.h"
 #include "vm.h"
 
@@ -36,6 +37,24 @@ _Static_assert(VIRTIO_MMIO_GSI_BASE >= 16 &&
 	       VIRTIO_MMIO_GSI_BASE + VIRTIO_MMIO_SLOTS <= IOAPIC_PINS,
 	       "virtio-mmio lines on IOAPIC pins 16 and up");
 
+/* virtio-pci device n is bus-0 slot n + 1 (slot 0 is the host bridge),
+ * its BAR the n-th of the PCI window, its INTA# on GSI 16 + n: one line
+ * per device, so no line is shared and none needs a wired OR. A VM has
+ * one transport, so these pins are never also virtio-mmio's. */
+#define VIRTIO_PCI_MAX      VIRTIO_MMIO_SLOTS
+#define VIRTIO_PCI_GSI_BASE VIRTIO_MMIO_GSI_BASE
+_Static_assert(PCI_MMIO_START + VIRTIO_PCI_MAX * (uint64_t)VIRTIO_PCI_BAR_SIZE <= PCI_MMIO_END &&
+	       PCI_MMIO_START % VIRTIO_PCI_BAR_SIZE == 0,
+	       "virtio-pci BARs fit the PCI window, each aligned to its size");
+_Static_assert(VIRTIO_PCI_GSI_BASE + VIRTIO_PCI_MAX <= IOAPIC_PINS,
+	       "virtio-pci lines on IOAPIC pins");
+
+/* One virtio device, on whichever transport the VM has. */
+struct machine_virtio {
+	struct virtio_mmio *mmio;
+	struct virtio_pci *pci;
+};
+
 struct machine {
 	struct uart8250 *com1;
 	struct i8042 *i8042;
@@ -46,38 +65,69 @@ struct machine {
 	struct pci_host *pci_host;
 	struct testdev *testdev;
 	struct acpi_pm *acpi_pm;
-	struct virtio_mmio *virtio[VIRTIO_MMIO_SLOTS];
-	struct loader_virtio_mmio virtio_desc[VIRTIO_MMIO_SLOTS];
+	struct machine_virtio virtio[VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
+	/* What the boot tables say of them: mmio windows or PCI INTx. */
+	struct loader_virtio_mmio virtio_desc[VIRTIO_MMIO_SLOTS];
+	unsigned nvirtio_mmio;
+	struct loader_pci_intx pci_intx[VIRTIO_PCI_MAX];
+	unsigned npci_intx;
 	bool virtio_on_cmdline;
 };
 
-/* The next virtio-mmio slot gets a device made by setup. */
+static int add_virtio_mmio(struct machine *m, struct vm *vm, unsigned n,
+			   virtio_dev_setup_fn setup, const void *arg)
+{
+	uint64_t base = VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE;
+	unsigned gsi = VIRTIO_MMIO_GSI_BASE + n;
+
+	m->virtio[n].mmio = virtio_mmio_create(&vm->platform, base, gsi, setup, arg);
+	if (!m->virtio[n].mmio)
+		return -1;
+	m->virtio_desc[m->nvirtio_mmio++] = (struct loader_virtio_mmio){
+		.base = base, .size = VIRTIO_MMIO_SIZE, .gsi = gsi,
+	};
+	log_debug("%s on virtio-mmio at 0x%llx, GSI %u",
+		  virtio_mmio_dev(m->virtio[n].mmio)->ops->name, (unsigned long long)base, gsi);
+	return 0;
+}
+
+static int add_virtio_pci(struct machine *m, struct vm *vm, unsigned n,
+			  virtio_dev_setup_fn setup, const void *arg)
+{
+	unsigned slot = n + 1, gsi = VIRTIO_PCI_GSI_BASE + n;
+	uint32_t bar = (uint32_t)(PCI_MMIO_START + n * (uint64_t)VIRTIO_PCI_BAR_SIZE);
+
+	m->virtio[n].pci = virtio_pci_create(&vm->platform, m->pci_host, slot, bar, gsi, setup,
+					     arg);
+	if (!m->virtio[n].pci)
+		return -1;
+	m->pci_intx[m->npci_intx++] = (struct loader_pci_intx){
+		.slot = (uint8_t)slot, .pin = 1, .gsi = gsi,
+	};
+	log_debug("%s on virtio-pci at 00:%02x.0, BAR 0x%x, INTA# on GSI %u",
+		  virtio_pci_dev(m->virtio[n].pci)->ops->name, slot, bar, gsi);
+	return 0;
+}
+
+/* The next virtio device, made by setup, on the VM's transport. */
 static int add_virtio(struct machine *m, struct vm *vm, virtio_dev_setup_fn setup,
 		      const void *arg)
 {
-	unsigned slot = m->nvirtio;
-	uint64_t base = VIRTIO_MMIO_BASE + slot * VIRTIO_MMIO_SLOT_SIZE;
-	unsigned gsi = VIRTIO_MMIO_GSI_BASE + slot;
+	unsigned n = m->nvirtio;
+	int rc;
 
-	if (vm->cfg->transport != VIRTIO_TRANSPORT_MMIO) {
-		log_error("virtio devices: only the mmio transport exists");
-		return -1;
-	}
-	if (slot >= VIRTIO_MMIO_SLOTS) {
+	if (n >= VIRTIO_MMIO_SLOTS) {
 		log_error("at most %u virtio devices", VIRTIO_MMIO_SLOTS);
 		return -1;
 	}
-	m->virtio[slot] = virtio_mmio_create(&vm->platform, base, gsi, setup, arg);
-	if (!m->virtio[slot])
-		return -1;
-	m->virtio_desc[slot] = (struct loader_virtio_mmio){
-		.base = base, .size = VIRTIO_MMIO_SIZE, .gsi = gsi,
-	};
-	m->nvirtio++;
-	log_debug("%s on virtio-mmio at 0x%llx, GSI %u", virtio_mmio_dev(m->virtio[slot])->ops->name,
-		  (unsigned long long)base, gsi);
-	return 0;
+	if (vm->transport == VIRTIO_TRANSPORT_PCI)
+		rc = add_virtio_pci(m, vm, n, setup, arg);
+	else
+		rc = add_virtio_mmio(m, vm, n, setup, arg);
+	if (rc == 0)
+		m->nvirtio++;
+	return rc;
 }
 
 static int add_virtio_devices(struct machine *m, struct vm *vm)
@@ -130,8 +180,10 @@ void machine_destroy(struct machine *m)
 {
 	if (!m)
 		return;
-	for (unsigned i = 0; i < m->nvirtio; i++)
-		virtio_mmio_destroy(m->virtio[i]);
+	for (unsigned i = 0; i < m->nvirtio; i++) {
+		virtio_mmio_destroy(m->virtio[i].mmio);
+		virtio_pci_destroy(m->virtio[i].pci);
+	}
 	if (m->testdev)
 		testdev_destroy(m->testdev);
 	acpi_pm_destroy(m->acpi_pm);
@@ -164,8 +216,14 @@ void machine_report_boot_timings(struct machine *m, FILE *out)
 
 const struct loader_virtio_mmio *machine_virtio_mmio(const struct machine *m, unsigned *n)
 {
-	*n = m->nvirtio;
+	*n = m->nvirtio_mmio;
 	return m->virtio_desc;
+}
+
+const struct loader_pci_intx *machine_pci_intx(const struct machine *m, unsigned *n)
+{
+	*n = m->npci_intx;
+	return m->pci_intx;
 }
 
 int machine_kernel_cmdline(const struct machine *m, const char *cmdline, char **out)
@@ -177,16 +235,16 @@ int machine_kernel_cmdline(const struct machine *m, const char *cmdline, char **
 	char *s;
 
 	*out = NULL;
-	if (!m->virtio_on_cmdline || m->nvirtio == 0)
+	if (!m->virtio_on_cmdline || m->nvirtio_mmio == 0)
 		return 0;
-	cap = len + m->nvirtio * ENTRY_MAX + 1;
+	cap = len + m->nvirtio_mmio * ENTRY_MAX + 1;
 	s = malloc(cap);
 	if (!s) {
 		log_error("out of memory");
 		return -1;
 	}
 	memcpy(s, base, len + 1);
-	for (unsigned i = 0; i < m->nvirtio; i++) {
+	for (unsigned i = 0; i < m->nvirtio_mmio; i++) {
 		const struct loader_virtio_mmio *d = &m->virtio_desc[i];
 
 		len += (size_t)snprintf(s + len, cap - len, "%svirtio_mmio.device=0x%x@0x%llx:%u",

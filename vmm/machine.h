@@ -13,6 +13,7 @@ struct vm;
 struct machine;
 struct uart8250;
 struct loader_virtio_mmio;
+struct loader_pci_intx;
 
 /* console_fd: where the serial console's output goes (-1: nowhere).
  * Returns NULL after a message. */
@@ -24,6 +25,10 @@ struct uart8250 *machine_console_uart(struct machine *machine);
 /* The virtio-mmio devices, for the boot tables; *n gets their count. */
 const struct loader_virtio_mmio *machine_virtio_mmio(const struct machine *machine,
 						     unsigned *n);
+
+/* The PCI functions' INTx routing, for the boot tables; *n gets their
+ * count. */
+const struct loader_pci_intx *machine_pci_intx(const struct machine *machine, unsigned *n);
 
 /* The kernel command line for cmdline (NULL: none given) when the
  * virtio-mmio devices go on it (--virtio-mmio-cmdline): cmdline (or the

@@ -31,6 +31,10 @@ struct platform {
 	 * the 0->1 transition; devices model their line as a level and let the
 	 * interrupt controller find the edges. Callable from any thread. */
 	void (*set_irq)(struct platform *p, unsigned gsi, bool level);
+	/* Send a message-signalled interrupt: the address/data pair of a PCI
+	 * function's MSI or MSI-X entry (devices/msi.h says how it is read).
+	 * Callable from any thread. */
+	void (*signal_msi)(struct platform *p, uint64_t address, uint32_t data);
 	/* Ask the VM to stop; the first request wins. Callable from any thread,
 	 * including a vCPU thread in the middle of an exit. */
 	void (*request_stop)(struct platform *p, enum vm_stop_reason reason, int status);
@@ -39,6 +43,11 @@ struct platform {
 static inline void platform_set_irq(struct platform *p, unsigned gsi, bool level)
 {
 	p->set_irq(p, gsi, level);
+}
+
+static inline void platform_signal_msi(struct platform *p, uint64_t address, uint32_t data)
+{
+	p->signal_msi(p, address, data);
 }
 
 static inline void platform_request_stop(struct platform *p, enum vm_stop_reason reason,

@@ -33,6 +33,13 @@ static void vm_platform_set_irq(struct platform *p, unsigned gsi, bool level)
 	vm->accel->set_irq(vm, gsi, level);
 }
 
+static void vm_platform_signal_msi(struct platform *p, uint64_t address, uint32_t data)
+{
+	struct vm *vm = vm_of(p);
+
+	vm->accel->signal_msi(vm, address, data);
+}
+
 static void vm_platform_request_stop(struct platform *p, enum vm_stop_reason reason, int status)
 {
 	vm_request_stop(vm_of(p), reason, status);
@@ -107,6 +114,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct accel_ops
 		.mmio = &vm->mmio_bus,
 		.mem = &vm->mem,
 		.set_irq = vm_platform_set_irq,
+		.signal_msi = vm_platform_signal_msi,
 		.request_stop = vm_platform_request_stop,
 	};
 

@@ -35,6 +35,7 @@ struct vm {
 	struct bus mmio_bus;
 	struct platform platform;   /* what devices see of this VM */
 	struct machine *machine;    /* the devices */
+	enum virtio_transport transport; /* of the virtio devices, never AUTO */
 	struct vcpu *vcpus;
 	unsigned nvcpus;
 

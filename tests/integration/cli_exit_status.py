@@ -48,9 +48,10 @@ with tempfile.TemporaryDirectory() as tmp:
     case("bad console", ["run", "--kernel", text, "--console", "tty"], 2, "--console")
     case("bad timeout", ["run", "--kernel", text, "--timeout", "-1"], 2, "--timeout")
     case("bad transport", ["run", "--kernel", text, "--transport", "ccw"], 2,
-         "--transport: 'ccw' is not one of mmio, pci")
-    case("pci transport before virtio-pci", ["run", "--kernel", text, "--rng", "--transport", "pci"],
-         2, "virtio-pci is not implemented yet")
+         "--transport: 'ccw' is not one of auto, mmio, pci")
+    case("pci transport with mmio devices on the command line",
+         ["run", "--kernel", text, "--rng", "--transport", "pci", "--virtio-mmio-cmdline"],
+         2, "--virtio-mmio-cmdline needs --transport mmio")
     case("flag with a value it does not take", ["run", "--kernel", text, "--rng=1"], 2, "--rng")
     case("drive without a path", ["run", "--kernel", text, "--drive", "ro"], 2, "--drive needs path=IMG")
     case("drive with an unknown key", ["run", "--kernel", text, "--drive", f"path={text},cache=none"],

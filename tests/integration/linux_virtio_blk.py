@@ -1,13 +1,18 @@
 #!/usr/bin/env python3
 """A stock Linux kernel's own virtio drivers on a wisp drive (and the
-entropy device next to it): an ext4 image
+entropy device next to it), over one transport: an ext4 image
 made by mke2fs -d from a folder is the guest's /dev/vda; the guest (the
 blk workload of scripts/guest-linux) mounts it, prints the SHA-256 of
 /hello.txt, writes /from-guest.txt and powers off. The test then reads
 that file back out of the image on the host with debugfs: the bytes the
-guest wrote really are in the image.
+guest wrote really are in the image. The guest also lists how its virtio
+interrupts arrived, which must match the transport:
+  pci       virtio-pci, MSI-X messages (PCI-MSI in /proc/interrupts)
+  pci-intx  virtio-pci with the kernel's MSI off (pci=nomsi): INTA# lines
+            through the DSDT's _PRT to the IOAPIC
+  mmio      virtio-mmio found in the DSDT, IOAPIC lines
 
-usage: linux_virtio_blk.py WISP IMAGES_DIR [wisp run options...]
+usage: linux_virtio_blk.py WISP IMAGES_DIR pci|pci-intx|mmio [wisp run options...]
 (exits 77 when the images or e2fsprogs are missing)"""
 import hashlib
 import os
@@ -17,8 +22,13 @@ import subprocess
 import sys
 import tempfile
 
-wisp, images = sys.argv[1:3]
-extra = sys.argv[3:]
+wisp, images, variant = sys.argv[1:4]
+extra = sys.argv[4:]
+transport, kernel_args, irq_chip = {
+    "pci": ("pci", "", "PCI-MSI"),
+    "pci-intx": ("pci", " pci=nomsi", "IO-APIC"),
+    "mmio": ("mmio", "", "IO-APIC"),
+}[variant]
 kernel = os.path.join(images, "vmlinuz")
 initrd = os.path.join(images, "initramfs.cpio.gz")
 if not (os.path.exists(kernel) and os.path.exists(initrd)):
@@ -41,12 +51,16 @@ with tempfile.TemporaryDirectory() as tmp:
 
     cmd = [wisp, "run", "--accel", "emu", "--mem", "512M", "--timeout", "400",
            "--kernel", kernel, "--initrd", initrd, "--drive", f"path={image}", "--rng",
-           "--cmdline", "console=ttyS0 panic=-1 reboot=k quiet wisp.run=blk"] + extra
+           "--transport", transport,
+           "--cmdline", "console=ttyS0 panic=-1 reboot=k quiet wisp.run=blk" + kernel_args] + extra
     print("$", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
                        timeout=600)
     print(p.stdout)
     print(p.stderr, file=sys.stderr)
+    # "irq: NAME CHIP COUNT" for every virtio interrupt the guest has.
+    irqs = re.findall(r"^irq: (\S+) (\S+) (\d+)$", p.stdout, re.M)
+    busy = [(name, chip) for name, chip, count in irqs if int(count) > 0]
     back = subprocess.run([debugfs, "-R", "cat /from-guest.txt", image],
                           capture_output=True).stdout
     checks = [
@@ -57,10 +71,12 @@ with tempfile.TemporaryDirectory() as tmp:
         ("the image holds the file the guest wrote", back == b"written by the guest\n"),
         ("virtio-rng is the guest's hardware RNG and gives bytes",
          re.search(r"^rng: virtio_rng\S* (?!(00)+$)[0-9a-f]{32}$", p.stdout, re.M) is not None),
+        (f"both devices interrupted the guest, all through {irq_chip}",
+         len(busy) >= 2 and all(chip.startswith(irq_chip) for _, chip in busy)),
         ("no kernel oops or panic", "Oops" not in p.stdout and "Kernel panic" not in p.stdout),
     ]
 failed = [name for name, ok in checks if not ok]
 for name, ok in checks:
     print(f"{'ok  ' if ok else 'FAIL'}: {name}")
-print(f"{'PASS' if not failed else 'FAIL'}: Linux virtio-blk")
+print(f"{'PASS' if not failed else 'FAIL'}: Linux virtio-blk over {variant}")
 sys.exit(1 if failed else 0)

@@ -12,6 +12,7 @@
 #include "devices/i8254.h"
 #include "devices/i8259.h"
 #include "devices/ioapic.h"
+#include "devices/msi.h"
 #include "vmm/accel.h"
 #include "vmm/log.h"
 #include "vmm/memory_map.h"
@@ -398,6 +399,22 @@ static void emu_set_irq(struct vm *vm, unsigned gsi, bool level)
 		i8259_set_irq(e->pic, gsi, level);
 }
 
+static void emu_signal_msi(struct vm *vm, uint64_t address, uint32_t data)
+{
+	struct emu_vm *e = vm->accel_data;
+	struct apic_bus *bus = apic_router_bus(e->router);
+	struct apic_msg msg;
+	static atomic_bool warned;
+
+	if (!msi_decode(address, data, &msg)) {
+		if (!atomic_exchange(&warned, true))
+			log_warn("an MSI to 0x%llx (data 0x%x) is not an interrupt message; "
+				 "dropped (said once)", (unsigned long long)address, data);
+		return;
+	}
+	bus->deliver(bus, &msg);
+}
+
 const struct accel_ops emu_accel_ops = {
 	.name = "emu",
 	.vm_create = emu_vm_create,
@@ -408,4 +425,5 @@ const struct accel_ops emu_accel_ops = {
 	.vcpu_run = emu_vcpu_run,
 	.vcpu_kick = emu_vcpu_kick,
 	.set_irq = emu_set_irq,
+	.signal_msi = emu_signal_msi,
 };

@@ -172,13 +172,14 @@ static void rec_write(void *opaque, unsigned offset, unsigned size, uint32_t val
 	r->value = value;
 }
 
-static const struct pci_function_ops rec_ops = { rec_read, rec_write };
+static const struct pci_function_ops rec_ops = { .config_read = rec_read,
+						 .config_write = rec_write };
 
 static void test_add_function(void **state)
 {
 	struct fixture *x = *state;
 	struct recorder r = { 0 };
-	const struct pci_function_ops half = { rec_read, NULL };
+	const struct pci_function_ops half = { .config_read = rec_read };
 
 	assert_int_equal(pci_host_add_function(x->h, PCI_DEVFN(3, 1), &rec_ops, &r), 0);
 	assert_int_equal(pci_host_add_function(x->h, PCI_DEVFN(3, 1), &rec_ops, &r), -EEXIST);

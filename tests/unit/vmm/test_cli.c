@@ -56,7 +56,7 @@ static void defaults(void **state)
 	assert_true(cfg.timeout_sec == 0);
 	assert_false(cfg.testdev);
 	assert_false(cfg.rng);
-	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_MMIO);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_AUTO);
 	assert_false(cfg.virtio_mmio_cmdline);
 }
 
@@ -71,9 +71,14 @@ static void virtio_options(void **state)
 	assert_true(cfg.virtio_mmio_cmdline);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport=mmio")), CLI_RUN);
 	assert_false(cfg.rng);
-	/* Until virtio-pci exists it is refused, as a usage error. */
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng", "--transport", "pci")),
-			 CLI_ERROR);
+			 CLI_RUN);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_PCI);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "auto")), CLI_RUN);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_AUTO);
+	/* The kernel command line describes only virtio-mmio devices. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "pci",
+					  "--virtio-mmio-cmdline")), CLI_ERROR);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "ccw")), CLI_ERROR);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport")), CLI_ERROR);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng=yes")), CLI_ERROR);
