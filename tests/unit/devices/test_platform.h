@@ -1,5 +1,6 @@
-/* A fake machine for device unit tests: real buses, and interrupt lines
- * and stop requests that are only recorded. Include after cmocka.h. */
+/* A fake machine for device unit tests: real buses, and interrupt lines,
+ * message-signalled interrupts and stop requests that are only recorded.
+ * Include after cmocka.h. */
 #ifndef WISP_TEST_PLATFORM_H
 #define WISP_TEST_PLATFORM_H
 
@@ -11,12 +12,21 @@
 #include "vmm/platform.h"
 
 #define FAKE_IRQS 32
+#define FAKE_MSIS 16
+
+struct fake_msi {
+	uint64_t address;
+	uint32_t data;
+};
 
 struct fake_platform {
 	struct platform p;          /* first: the devices hand us this pointer */
 	struct bus pio, mmio;
 	bool irq[FAKE_IRQS];
 	unsigned irq_calls[FAKE_IRQS];
+	/* Every message sent; the first FAKE_MSIS of them kept in order. */
+	unsigned msi_calls;
+	struct fake_msi msi[FAKE_MSIS];
 	unsigned stop_calls;
 	enum vm_stop_reason stop_reason;
 	int stop_status;
@@ -29,6 +39,15 @@ static inline void fake_set_irq(struct platform *p, unsigned gsi, bool level)
 	assert_true(gsi < FAKE_IRQS);
 	f->irq[gsi] = level;
 	f->irq_calls[gsi]++;
+}
+
+static inline void fake_signal_msi(struct platform *p, uint64_t address, uint32_t data)
+{
+	struct fake_platform *f = (struct fake_platform *)p;
+
+	if (f->msi_calls < FAKE_MSIS)
+		f->msi[f->msi_calls] = (struct fake_msi){ address, data };
+	f->msi_calls++;
 }
 
 static inline void fake_request_stop(struct platform *p, enum vm_stop_reason reason, int status)
@@ -50,6 +69,7 @@ static inline struct fake_platform *fake_platform_new(void)
 	f->p.pio = &f->pio;
 	f->p.mmio = &f->mmio;
 	f->p.set_irq = fake_set_irq;
+	f->p.signal_msi = fake_signal_msi;
 	f->p.request_stop = fake_request_stop;
 	return f;
 }
