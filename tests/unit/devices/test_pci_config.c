@@ -369,6 +369,18 @@ static void capability_too_big(void **state)
 	assert_int_equal(pci_config_add_cap(c, small, 2, NULL), 0);
 }
 
+/* A length so large that offset + length wraps around is still too large. */
+static void capability_length_wraps(void **state)
+{
+	struct pci_config *c = *state;
+	uint8_t body[16] = { PCI_CAP_ID_VENDOR };
+
+	assert_int_equal(pci_config_add_cap(c, body, ~0u, NULL), 0);
+	assert_int_equal(pci_config_add_cap(c, body, ~0u - 0x3f, NULL), 0);
+	assert_int_equal(pci_config_read(c, PCI_REG_CAP_PTR, 1), 0);
+	assert_int_equal(pci_config_read(c, PCI_REG_STATUS, 2) & PCI_STATUS_CAP_LIST, 0);
+}
+
 static void bad_accesses(void **state)
 {
 	struct pci_config *c = *state;
@@ -416,6 +428,7 @@ int main(void)
 		T(capabilities_fill_the_space),
 		T(capability_too_big),
 		T(bad_accesses),
+		T(capability_length_wraps),
 #undef T
 	};
 
