@@ -426,6 +426,25 @@ static void test_add_function_bar_ops(void **state)
 	assert_int_equal(pci_host_add_function(x->h, PCI_DEVFN(4, 1), &rec_ops, &fn), 0);
 }
 
+/* The window is taken: the host is refused, and leaves nothing claimed
+ * behind (a bus cannot unregister, so it must check before it claims). */
+static void test_window_conflict(void **state)
+{
+	static const struct bus_ops none = { 0 };
+	struct fake_platform *f = fake_platform_new();
+	struct pci_host *h;
+	bool ports_free;
+
+	(void)state;
+	assert_int_equal(bus_register(&f->mmio, PCI_MMIO_END - 0x1000, 0x1000, &none, NULL,
+				      "squatter"), 0);
+	h = pci_host_create(&f->p);
+	ports_free = bus_range_free(&f->pio, 0xcf8, 8);
+	fake_platform_free(f);
+	assert_null(h);
+	assert_true(ports_free);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -441,6 +460,7 @@ int main(void)
 		T(test_window_unclaimed),
 		T(test_window_follows_config),
 		T(test_add_function_bar_ops),
+		cmocka_unit_test(test_window_conflict),
 #undef T
 	};
 
