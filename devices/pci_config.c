@@ -64,7 +64,8 @@ unsigned pci_config_add_cap(struct pci_config *c, const uint8_t *body, unsigned 
 {
 	unsigned off = c->cap_end;
 
-	if (len < 2 || off + len > PCI_CONFIG_SPACE_SIZE)
+	/* cap_end never passes the end, so the subtraction cannot wrap. */
+	if (len < 2 || len > PCI_CONFIG_SPACE_SIZE - off)
 		return 0;
 	memcpy(c->bytes + off, body, len);
 	c->bytes[off + 1] = 0;
@@ -128,7 +129,8 @@ int pci_config_bar_decode(const struct pci_config *c, uint64_t addr, unsigned si
 	for (unsigned n = 0; n < PCI_BAR_COUNT; n++) {
 		uint64_t base = pci_config_read(c, PCI_REG_BAR0 + 4 * n, 4) & ~BAR_MEM32_TYPE_MASK;
 
-		/* Address 0 is a BAR nobody assigned (or one being sized). */
+		/* Address 0 is a BAR nobody assigned. (One being sized holds
+		 * its size mask, above the PCI window: nothing reaches it.) */
 		if (!c->bar_size[n] || base == 0)
 			continue;
 		if (addr >= base && addr - base < c->bar_size[n] &&

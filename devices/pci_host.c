@@ -279,6 +279,15 @@ struct pci_host *pci_host_create(struct platform *p)
 		return NULL;
 	}
 
+	/* A bus cannot unregister: every range is checked before the first
+	 * is claimed, or a failed create would leave ports pointing at a
+	 * freed host. */
+	if (!bus_range_free(p->mmio, PCI_MMIO_START, PCI_MMIO_END - PCI_MMIO_START)) {
+		log_error("pci_host: the memory window 0x%llx-0x%llx is taken",
+			  (unsigned long long)PCI_MMIO_START, (unsigned long long)PCI_MMIO_END - 1);
+		pci_host_destroy(h);
+		return NULL;
+	}
 	if (!bus_range_free(p->pio, PORT_CONFIG_DATA, CONFIG_NPORTS))
 		rc = -EEXIST;
 	else

@@ -207,6 +207,8 @@ static void transport_reset(struct virtio_pci *v)
 	v->device_feature_sel = v->driver_feature_sel = 0;
 	v->queue_sel = 0;
 	v->isr = 0;
+	/* Nothing from before the reset may reach the new driver. */
+	v->msix_pending = 0;
 	update_intx(v);
 }
 
