@@ -7,6 +7,7 @@
 #include "log.h"
 #include "memory_map.h"
 #include "size.h"
+#include "virtio/tap.h"
 
 void vm_config_defaults(struct vm_config *cfg)
 {
@@ -45,6 +46,12 @@ void cli_usage(FILE *out)
 		"                       guest's vda, vdb... in order); ro: read-only;\n"
 		"                       id: the serial the guest reads (20 bytes at most).\n"
 		"                       Up to %d drives\n"
+		"  --net tap=NAME[,mac=MAC]\n"
+		"                       add a virtio-net device on the host's tap interface\n"
+		"                       NAME (attached, or created if missing and allowed;\n"
+		"                       wisp configures nothing on the host side). mac: the\n"
+		"                       guest's address, xx:xx:xx:xx:xx:xx (default: 02:...\n"
+		"                       derived from NAME). Up to %d\n"
 		"  --rng                add a virtio-rng device (entropy from the host's\n"
 		"                       getrandom())\n"
 		"  --transport auto|mmio|pci\n"
@@ -68,14 +75,14 @@ void cli_usage(FILE *out)
 		"6 host cannot run the VM, 8 guest crashed (triple fault), 10 timeout,\n"
 		"12 stopped by a signal, 14 internal error.\n",
 		LINUX_DEFAULT_CMDLINE, WISP_MAX_CPUS, (unsigned long long)TESTDEV_MMIO_BASE,
-		WISP_MAX_DRIVES, VIRTIO_MMIO_GSI_BASE,
+		WISP_MAX_DRIVES, WISP_MAX_NETS, VIRTIO_MMIO_GSI_BASE,
 		(unsigned long long)VIRTIO_MMIO_BASE, (unsigned long long)VIRTIO_MMIO_SLOT_SIZE,
 		VIRTIO_MMIO_GSI_BASE);
 }
 
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_ACCEL,
-	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_DRIVE, OPT_RNG, OPT_TRANSPORT,
+	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_DRIVE, OPT_NET, OPT_RNG, OPT_TRANSPORT,
 	OPT_VIRTIO_MMIO_CMDLINE, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
 };
 
@@ -91,6 +98,7 @@ static const struct option run_options[] = {
 	{ "boot-timings", no_argument, NULL, OPT_BOOT_TIMINGS },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
 	{ "drive", required_argument, NULL, OPT_DRIVE },
+	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_VIRTIO_MMIO_CMDLINE },
@@ -156,6 +164,75 @@ static int parse_drive(const char *arg, struct drive_config *d)
 	}
 	if (!d->path) {
 		log_error("--drive needs path=IMG (e.g. --drive path=disk.img,ro)");
+		return -1;
+	}
+	return 0;
+}
+
+/* xx:xx:xx:xx:xx:xx, two hex digits each. */
+static int parse_mac(const char *s, uint8_t mac[6])
+{
+	for (int i = 0; i < 6; i++) {
+		unsigned v = 0;
+
+		for (int j = 0; j < 2; j++, s++) {
+			int c = (unsigned char)*s;
+
+			if (c >= '0' && c <= '9')
+				v = v * 16 + (unsigned)(c - '0');
+			else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+				v = v * 16 + (unsigned)((c | 0x20) - 'a' + 10);
+			else
+				return -1;
+		}
+		mac[i] = (uint8_t)v;
+		if (*s != (i < 5 ? ':' : '\0'))
+			return -1;
+		s++;
+	}
+	return 0;
+}
+
+/* tap=NAME[,mac=MAC], split in a copy the config keeps. Logs and returns
+ * -1 on a mistake. */
+static int parse_net(const char *arg, struct net_config *n)
+{
+	char *save = NULL;
+
+	memset(n, 0, sizeof(*n));
+	if (strlen(arg) >= sizeof(n->spec)) {
+		log_error("--net: the value is longer than %zu bytes", sizeof(n->spec) - 1);
+		return -1;
+	}
+	strcpy(n->spec, arg);
+	for (char *item = strtok_r(n->spec, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		if (!strncmp(item, "tap=", 4)) {
+			if (!tap_name_valid(item + 4)) {
+				log_error("--net: '%s' is not an interface name (1 to 15 bytes, no '/', "
+					  "':' or spaces)", item + 4);
+				return -1;
+			}
+			n->tap = item + 4;
+		} else if (!strncmp(item, "mac=", 4)) {
+			if (parse_mac(item + 4, n->mac)) {
+				log_error("--net: mac '%s' is not of the form xx:xx:xx:xx:xx:xx", item + 4);
+				return -1;
+			}
+			/* A NIC's own address is unicast and not all zero. */
+			if ((n->mac[0] & 1) || !(n->mac[0] | n->mac[1] | n->mac[2] | n->mac[3] |
+						 n->mac[4] | n->mac[5])) {
+				log_error("--net: mac %s is %s, not a device's address", item + 4,
+					  (n->mac[0] & 1) ? "a multicast address" : "all zero");
+				return -1;
+			}
+			n->mac_set = true;
+		} else {
+			log_error("--net: '%s' is not one of tap=NAME, mac=MAC", item);
+			return -1;
+		}
+	}
+	if (!n->tap) {
+		log_error("--net needs tap=NAME (e.g. --net tap=tap0)");
 		return -1;
 	}
 	return 0;
@@ -250,6 +327,15 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 				return CLI_ERROR;
 			cfg->ndrives++;
 			break;
+		case OPT_NET:
+			if (cfg->nnets == WISP_MAX_NETS) {
+				log_error("--net: at most %d network devices", WISP_MAX_NETS);
+				return CLI_ERROR;
+			}
+			if (parse_net(arg, &cfg->nets[cfg->nnets]))
+				return CLI_ERROR;
+			cfg->nnets++;
+			break;
 		case OPT_RNG:
 			cfg->rng = true;
 			break;
@@ -284,6 +370,11 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 	}
 	if (!cfg->kernel_path) {
 		log_error("run needs --kernel PATH (see 'wisp run --help')");
+		return CLI_ERROR;
+	}
+	if (cfg->ndrives + cfg->nnets + cfg->rng > VIRTIO_MMIO_SLOTS) {
+		log_error("at most %u virtio devices in all (--drive, --net, --rng)",
+			  VIRTIO_MMIO_SLOTS);
 		return CLI_ERROR;
 	}
 	if (cfg->transport == VIRTIO_TRANSPORT_PCI && cfg->virtio_mmio_cmdline) {

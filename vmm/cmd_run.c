@@ -20,6 +20,7 @@
 #include "log.h"
 #include "machine.h"
 #include "vcpu.h"
+#include "virtio/tap.h"
 #include "vm.h"
 
 /* When the UART's receive queue is full, look again this often. */
@@ -183,6 +184,20 @@ static int check_drives(const struct vm_config *cfg)
 	return 0;
 }
 
+/* Each tap can be had: attached, or created where that is allowed (and
+ * then gone again with the descriptor until the device makes it anew). */
+static int check_nets(const struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		int fd = tap_open(cfg->nets[i].tap);
+
+		if (fd < 0)
+			return -1;
+		close(fd);
+	}
+	return 0;
+}
+
 /* --transport auto: a bzImage is a distribution kernel's, which finds
  * PCI devices by itself; the other formats (test guests, PVH and
  * multiboot kernels, minimal microVM builds) get the simpler virtio-mmio. */
@@ -217,7 +232,7 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 		status = WISP_EXIT_IMAGE;
 		goto out_files;
 	}
-	if (check_drives(cfg)) {
+	if (check_drives(cfg) || check_nets(cfg)) {
 		status = WISP_EXIT_IMAGE;
 		goto out_files;
 	}

@@ -27,6 +27,17 @@ struct drive_config {
 	char spec[4200];            /* the option's value, split at its commas */
 };
 
+/* Network devices the command line may add. */
+#define WISP_MAX_NETS 4
+
+/* --net tap=NAME[,mac=xx:xx:xx:xx:xx:xx] */
+struct net_config {
+	const char *tap;            /* the host's tap interface; points into spec */
+	uint8_t mac[6];
+	bool mac_set;               /* else derived from the tap's name */
+	char spec[64];              /* the option's value, split at its commas */
+};
+
 struct vm_config {
 	const char *kernel_path;
 	const char *initrd_path;    /* NULL: none */
@@ -42,6 +53,8 @@ struct vm_config {
 	bool rng;                   /* a virtio-rng device */
 	struct drive_config drives[WISP_MAX_DRIVES];  /* virtio-blk devices */
 	unsigned ndrives;
+	struct net_config nets[WISP_MAX_NETS];  /* virtio-net devices */
+	unsigned nnets;
 	enum virtio_transport transport;  /* of the virtio devices */
 	bool virtio_mmio_cmdline;   /* virtio-mmio devices on the kernel command
 	                             * line (virtio_mmio.device=) instead of the DSDT */

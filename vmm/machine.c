@@ -18,6 +18,7 @@
 #include "memory_map.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_mmio.h"
+#include "virtio/virtio_net.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtio_rng.h"
 #include "vm.h"
@@ -145,6 +146,16 @@ static int add_virtio_devices(struct machine *m, struct vm *vm)
 	}
 	if (vm->cfg->rng && add_virtio(m, vm, virtio_rng_setup, NULL))
 		return -1;
+	/* Network devices in command-line order: eth0, eth1... */
+	for (unsigned i = 0; i < vm->cfg->nnets; i++) {
+		const struct net_config *n = &vm->cfg->nets[i];
+		struct virtio_net_config net = {
+			.tap = n->tap, .fd = -1, .mac = n->mac_set ? n->mac : NULL,
+		};
+
+		if (add_virtio(m, vm, virtio_net_setup, &net))
+			return -1;
+	}
 	return 0;
 }
 

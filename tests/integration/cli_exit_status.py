@@ -65,6 +65,20 @@ with tempfile.TemporaryDirectory() as tmp:
          "--drive: cannot open")
     case("drive image is a directory", ["run", "--kernel", text, "--drive", f"path={tmp},ro"], 4,
          "not a regular file or a block device")
+    case("net without a tap", ["run", "--kernel", text, "--net", "mac=02:00:00:00:00:01"], 2,
+         "--net needs tap=NAME")
+    case("net tap name invalid", ["run", "--kernel", text, "--net", "tap=a/b"], 2,
+         "'a/b' is not an interface name")
+    case("net mac malformed", ["run", "--kernel", text, "--net", "tap=t0,mac=02:00:00:00:00"], 2,
+         "is not of the form xx:xx:xx:xx:xx:xx")
+    case("net mac multicast", ["run", "--kernel", text, "--net", "tap=t0,mac=01:00:5e:00:00:01"],
+         2, "multicast")
+    case("too many virtio devices", ["run", "--kernel", text, "--rng"] +
+         ["--drive", f"path={text}"] * 6 + ["--net", "tap=t0", "--net", "tap=t1"], 2,
+         "at most 8 virtio devices")
+    if os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        case("net on an interface that is not a tap", ["run", "--kernel", text, "--net", "tap=lo"],
+             4, "'lo' exists but is not a single-queue tap")
     case("missing kernel file", ["run", "--kernel", os.path.join(tmp, "nope")], 4,
          "No such file or directory")
     case("kernel is a directory", ["run", "--kernel", tmp], 4, "not a regular file")

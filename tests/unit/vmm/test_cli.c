@@ -108,6 +108,58 @@ static void drives(void **state)
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--drive", "path=a,rw")), CLI_ERROR);
 }
 
+static void nets(void **state)
+{
+	struct vm_config cfg;
+	const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xab, 0xcd, 0xef };
+
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=tap0",
+					  "--net=mac=52:54:00:AB:cd:ef,tap=wisp-1")), CLI_RUN);
+	assert_int_equal(cfg.nnets, 2);
+	assert_string_equal(cfg.nets[0].tap, "tap0");
+	assert_false(cfg.nets[0].mac_set);
+	assert_string_equal(cfg.nets[1].tap, "wisp-1");
+	assert_true(cfg.nets[1].mac_set);
+	assert_memory_equal(cfg.nets[1].mac, mac, 6);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k")), CLI_RUN);
+	assert_int_equal(cfg.nnets, 0);
+
+	/* No tap, or not an interface name. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "mac=02:00:00:00:00:01")),
+			 CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=a/b")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=sixteen-bytes-xx")),
+			 CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=t,queues=2")),
+			 CLI_ERROR);
+	/* MACs: the form, and a device's own address. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net",
+					  "tap=t,mac=02:00:00:00:00")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net",
+					  "tap=t,mac=02:00:00:00:00:01:02")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net",
+					  "tap=t,mac=02:00:00:00:00:0g")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net",
+					  "tap=t,mac=2:00:00:00:00:01")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net",
+					  "tap=t,mac=03:00:00:00:00:01")), CLI_ERROR);   /* multicast */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net",
+					  "tap=t,mac=00:00:00:00:00:00")), CLI_ERROR);
+	/* At most WISP_MAX_NETS, and 8 virtio devices in all. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
+					  "--net", "tap=c", "--net", "tap=d", "--net", "tap=e")),
+			 CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
+					  "--drive", "path=1", "--drive", "path=2", "--drive", "path=3",
+					  "--drive", "path=4", "--drive", "path=5", "--drive", "path=6")),
+			 CLI_RUN);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--net", "tap=a", "--net", "tap=b",
+					  "--drive", "path=1", "--drive", "path=2", "--drive", "path=3",
+					  "--drive", "path=4", "--drive", "path=5", "--drive", "path=6",
+					  "--rng")), CLI_ERROR);
+}
+
 static void equals_form_and_console_variants(void **state)
 {
 	struct vm_config cfg;
@@ -170,6 +222,7 @@ int main(void)
 		cmocka_unit_test(errors),
 		cmocka_unit_test(virtio_options),
 		cmocka_unit_test(drives),
+		cmocka_unit_test(nets),
 	};
 	return cmocka_run_group_tests(tests, quiet, NULL);
 }
