@@ -152,6 +152,15 @@ static void console_config_read(struct virtio_dev *dev, unsigned off, void *buf,
 	memcpy(buf, cfg + off, len);
 }
 
+/* Linux's driver learns the size only from a configuration change (its
+ * port starts out 0x0): the size is announced as soon as the driver is
+ * ready for interrupts. */
+static void console_activate(struct virtio_dev *dev)
+{
+	if (virtio_dev_has_feature(dev, VIRTIO_CONSOLE_F_SIZE))
+		virtio_dev_config_changed(dev);
+}
+
 static void console_destroy(struct virtio_dev *dev)
 {
 	struct virtio_console *c = console_of(dev);
@@ -169,6 +178,7 @@ static const struct virtio_dev_ops console_ops = {
 	.config_size = VIRTIO_CONSOLE_CONFIG_SIZE,
 	.config_read = console_config_read,
 	.queue_notify = console_queue_notify,
+	.activate = console_activate,
 	.destroy = console_destroy,
 };
 

@@ -3,8 +3,9 @@
  * No MULTIPORT, so no control queues: queue 0 (receiveq0) carries host
  * input to the guest, queue 1 (transmitq0) the guest's output to the
  * host. VIRTIO_CONSOLE_F_SIZE is offered with the size given at setup
- * (the host terminal's); virtio_console_resize changes it and tells the
- * driver. The configuration space is the spec's 12 bytes: cols, rows,
+ * (the host terminal's); a configuration change at DRIVER_OK announces it
+ * (Linux reads the size only then), virtio_console_resize changes it and
+ * tells the driver again. The configuration space is the spec's 12 bytes: cols, rows,
  * max_nr_ports (1; meaningful only with MULTIPORT) and emerg_wr (not
  * offered: reads 0, writes are ignored).
  *

@@ -37,7 +37,13 @@ void cli_usage(FILE *out)
 		"  --accel auto|kvm|emu CPU backend (default: auto: KVM where it runs guests\n"
 		"                       natively, else the software core)\n"
 		"  --console stdio|file:PATH|none\n"
-		"                       where the serial console goes (default: stdio)\n"
+		"                       where the console goes (default: stdio)\n"
+		"  --console-device serial|virtio\n"
+		"                       which device gets host input (default: serial,\n"
+		"                       ttyS0); virtio: a virtio console, the guest's hvc0,\n"
+		"                       which needs console=hvc0 on the kernel command line\n"
+		"                       (after console=ttyS0 when virtio_console is a\n"
+		"                       module). The serial port's output stays either way\n"
 		"  --timeout SECS       stop the guest after SECS seconds (exit status 10)\n"
 		"  --boot-timings       print boot progress times (POST codes) at exit\n"
 		"  --testdev            add the test device (ports 0xe0-0xe7, MMIO 0x%llx)\n"
@@ -83,7 +89,7 @@ void cli_usage(FILE *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_ACCEL,
 	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_DRIVE, OPT_NET, OPT_RNG, OPT_TRANSPORT,
-	OPT_VIRTIO_MMIO_CMDLINE, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
+	OPT_VIRTIO_MMIO_CMDLINE, OPT_CONSOLE_DEVICE, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -94,6 +100,7 @@ static const struct option run_options[] = {
 	{ "cpus", required_argument, NULL, OPT_CPUS },
 	{ "accel", required_argument, NULL, OPT_ACCEL },
 	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "console-device", required_argument, NULL, OPT_CONSOLE_DEVICE },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "boot-timings", no_argument, NULL, OPT_BOOT_TIMINGS },
 	{ "testdev", no_argument, NULL, OPT_TESTDEV },
@@ -253,6 +260,17 @@ static int parse_console(const char *s, struct vm_config *cfg)
 	return 0;
 }
 
+static int parse_console_device(const char *s, enum console_device *out)
+{
+	if (!strcmp(s, "serial"))
+		*out = CONSOLE_DEVICE_SERIAL;
+	else if (!strcmp(s, "virtio"))
+		*out = CONSOLE_DEVICE_VIRTIO;
+	else
+		return -1;
+	return 0;
+}
+
 static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 {
 	int opt;
@@ -303,6 +321,12 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 		case OPT_CONSOLE:
 			if (parse_console(arg, cfg)) {
 				log_error("--console: '%s' is not one of stdio, file:PATH, none", arg);
+				return CLI_ERROR;
+			}
+			break;
+		case OPT_CONSOLE_DEVICE:
+			if (parse_console_device(arg, &cfg->console_device)) {
+				log_error("--console-device: '%s' is not one of serial, virtio", arg);
 				return CLI_ERROR;
 			}
 			break;

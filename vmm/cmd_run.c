@@ -21,6 +21,7 @@
 #include "machine.h"
 #include "vcpu.h"
 #include "virtio/tap.h"
+#include "virtio/virtio_console.h"
 #include "vm.h"
 
 /* When the UART's receive queue is full, look again this often. */
@@ -53,6 +54,7 @@ static int block_signals(sigset_t *handled)
 	sigaddset(handled, SIGINT);
 	sigaddset(handled, SIGTERM);
 	sigaddset(handled, SIGHUP);
+	sigaddset(handled, SIGWINCH);
 	blocked = *handled;
 	sigaddset(&blocked, SIGPIPE);
 	sigaddset(&blocked, SIGUSR1);
@@ -77,11 +79,22 @@ static int arm_timeout(double seconds)
 	return fd;
 }
 
+/* Host input goes to one device: the virtio console when there is one
+ * (--console-device virtio), else the serial port. */
+static size_t input_space(struct vm *vm)
+{
+	struct virtio_dev *hvc = machine_virtio_console(vm->machine);
+
+	if (hvc)
+		return virtio_console_input_space(hvc);
+	return uart8250_rx_space(machine_console_uart(vm->machine));
+}
+
 static void feed_console_input(struct vm *vm, struct console *con)
 {
-	struct uart8250 *uart = machine_console_uart(vm->machine);
+	struct virtio_dev *hvc = machine_virtio_console(vm->machine);
 	uint8_t in[256], out[256];
-	size_t space = uart8250_rx_space(uart), n;
+	size_t space = input_space(vm), n;
 	ssize_t got;
 
 	if (space == 0)
@@ -97,7 +110,24 @@ static void feed_console_input(struct vm *vm, struct console *con)
 		log_info("quit requested from the console");
 		vm_request_stop(vm, VM_STOP_SIGNAL, 0);
 	}
-	uart8250_receive(uart, out, n);
+	/* No more was read than there is space for: all of it is taken. */
+	if (hvc)
+		virtio_console_receive(hvc, out, n);
+	else
+		uart8250_receive(machine_console_uart(vm->machine), out, n);
+}
+
+/* SIGWINCH: the virtio console tells the guest the terminal's new size
+ * (the serial port has no way to). */
+static void console_resized(struct vm *vm, const struct console *con)
+{
+	struct virtio_dev *hvc = machine_virtio_console(vm->machine);
+	uint16_t cols, rows;
+
+	if (!hvc)
+		return;
+	console_window_size(con->out_fd, &cols, &rows);
+	virtio_console_resize(hvc, cols, rows);
 }
 
 /* Serve signals, the timeout and console input until the VM stops. */
@@ -106,16 +136,23 @@ static void main_loop(struct vm *vm, struct console *con, int sig_fd, int timer_
 	while (!vm_stopping(vm)) {
 		struct pollfd fds[4];
 		nfds_t n = 0;
-		int input_slot = -1, timeout_ms = -1;
+		int input_slot = -1, wake_slot = -1, timeout_ms = -1;
+		struct virtio_dev *hvc = machine_virtio_console(vm->machine);
 
 		fds[n++] = (struct pollfd){ .fd = vm->stop_eventfd, .events = POLLIN };
 		fds[n++] = (struct pollfd){ .fd = sig_fd, .events = POLLIN };
 		if (timer_fd >= 0)
 			fds[n++] = (struct pollfd){ .fd = timer_fd, .events = POLLIN };
 		if (con->in_fd >= 0) {
-			if (uart8250_rx_space(machine_console_uart(vm->machine)) > 0) {
+			if (input_space(vm) > 0) {
 				input_slot = (int)n;
 				fds[n++] = (struct pollfd){ .fd = con->in_fd, .events = POLLIN };
+			} else if (hvc) {
+				/* Input waits for the guest's receive buffers; the
+				 * device says when they came. */
+				wake_slot = (int)n;
+				fds[n++] = (struct pollfd){ .fd = virtio_console_wake_fd(hvc),
+							    .events = POLLIN };
 			} else {
 				timeout_ms = RX_RETRY_MS;
 			}
@@ -129,7 +166,11 @@ static void main_loop(struct vm *vm, struct console *con, int sig_fd, int timer_
 		}
 		if (fds[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
-			if (read(sig_fd, &si, sizeof(si)) == sizeof(si)) {
+			bool got = read(sig_fd, &si, sizeof(si)) == sizeof(si);
+
+			if (got && si.ssi_signo == SIGWINCH) {
+				console_resized(vm, con);
+			} else if (got) {
 				log_info("stopping the VM on %s", strsignal((int)si.ssi_signo));
 				vm_request_stop(vm, VM_STOP_SIGNAL, 0);
 			}
@@ -144,6 +185,8 @@ static void main_loop(struct vm *vm, struct console *con, int sig_fd, int timer_
 			else if (fds[input_slot].revents & (POLLNVAL | POLLERR))
 				con->in_fd = -1;
 		}
+		if (wake_slot >= 0 && (fds[wake_slot].revents & POLLIN))
+			virtio_console_wake_ack(hvc);
 	}
 }
 

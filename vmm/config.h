@@ -12,6 +12,9 @@
 #define WISP_MAX_CPUS         64
 
 enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
+/* Which device gets host input (its output goes where --console says,
+ * as the serial port's always does). */
+enum console_device { CONSOLE_DEVICE_SERIAL, CONSOLE_DEVICE_VIRTIO };
 /* AUTO: pci for a bzImage (a distribution kernel finds PCI devices on its
  * own), mmio for the other formats and with --virtio-mmio-cmdline. */
 enum virtio_transport { VIRTIO_TRANSPORT_AUTO, VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
@@ -47,6 +50,7 @@ struct vm_config {
 	enum accel_choice accel;
 	enum console_kind console;
 	const char *console_path;   /* CONSOLE_FILE only */
+	enum console_device console_device;  /* --console-device */
 	double timeout_sec;         /* 0: none */
 	bool boot_timings;
 	bool testdev;

@@ -14,9 +14,11 @@
 #include "devices/testdev.h"
 #include "devices/uart8250.h"
 #include "loader/loader.h"
+#include "console.h"
 #include "log.h"
 #include "memory_map.h"
 #include "virtio/virtio_blk.h"
+#include "virtio/virtio_console.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_net.h"
 #include "virtio/virtio_pci.h"
@@ -74,6 +76,7 @@ struct machine {
 	struct loader_pci_intx pci_intx[VIRTIO_PCI_MAX];
 	unsigned npci_intx;
 	bool virtio_on_cmdline;
+	struct virtio_dev *virtio_console;  /* --console-device virtio */
 };
 
 static int add_virtio_mmio(struct machine *m, struct vm *vm, unsigned n,
@@ -131,7 +134,7 @@ static int add_virtio(struct machine *m, struct vm *vm, virtio_dev_setup_fn setu
 	return rc;
 }
 
-static int add_virtio_devices(struct machine *m, struct vm *vm)
+static int add_virtio_devices(struct machine *m, struct vm *vm, int console_fd)
 {
 	/* Drives first, in command-line order: the guest names them vda,
 	 * vdb... in the order it finds them. */
@@ -156,6 +159,15 @@ static int add_virtio_devices(struct machine *m, struct vm *vm)
 		if (add_virtio(m, vm, virtio_net_setup, &net))
 			return -1;
 	}
+	if (vm->cfg->console_device == CONSOLE_DEVICE_VIRTIO) {
+		struct virtio_console_config con = {
+			.out_fd = console_fd, .created = &m->virtio_console,
+		};
+
+		console_window_size(console_fd, &con.cols, &con.rows);
+		if (add_virtio(m, vm, virtio_console_setup, &con))
+			return -1;
+	}
 	return 0;
 }
 
@@ -178,7 +190,7 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 		m->testdev = testdev_create(p);
 	if (!m->com1 || !m->i8042 || !m->rtc || !m->debug_exit || !m->post_code ||
 	    !m->fw_cfg || !m->pci_host || !m->acpi_pm || (vm->cfg->testdev && !m->testdev) ||
-	    add_virtio_devices(m, vm)) {
+	    add_virtio_devices(m, vm, console_fd)) {
 		machine_destroy(m);
 		return NULL;
 	}
@@ -218,6 +230,11 @@ void machine_destroy(struct machine *m)
 struct uart8250 *machine_console_uart(struct machine *m)
 {
 	return m->com1;
+}
+
+struct virtio_dev *machine_virtio_console(struct machine *m)
+{
+	return m->virtio_console;
 }
 
 void machine_report_boot_timings(struct machine *m, FILE *out)

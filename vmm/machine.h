@@ -12,15 +12,18 @@
 struct vm;
 struct machine;
 struct uart8250;
+struct virtio_dev;
 struct loader_virtio_mmio;
 struct loader_pci_intx;
 
-/* console_fd: where the serial console's output goes (-1: nowhere).
+/* console_fd: where the console devices' output goes (-1: nowhere).
  * Returns NULL after a message. */
 struct machine *machine_create(struct vm *vm, int console_fd);
 void machine_destroy(struct machine *machine);
 
 struct uart8250 *machine_console_uart(struct machine *machine);
+/* The virtio console (--console-device virtio), or NULL. */
+struct virtio_dev *machine_virtio_console(struct machine *machine);
 
 /* The virtio-mmio devices, for the boot tables; *n gets their count. */
 const struct loader_virtio_mmio *machine_virtio_mmio(const struct machine *machine,

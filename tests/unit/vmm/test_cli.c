@@ -53,6 +53,7 @@ static void defaults(void **state)
 	assert_int_equal(cfg.cpus, 1);
 	assert_int_equal(cfg.accel, ACCEL_AUTO);
 	assert_int_equal(cfg.console, CONSOLE_STDIO);
+	assert_int_equal(cfg.console_device, CONSOLE_DEVICE_SERIAL);
 	assert_true(cfg.timeout_sec == 0);
 	assert_false(cfg.testdev);
 	assert_false(cfg.rng);
@@ -171,6 +172,25 @@ static void equals_form_and_console_variants(void **state)
 	assert_int_equal(cfg.accel, ACCEL_EMU);
 }
 
+static void console_device(void **state)
+{
+	struct vm_config cfg;
+
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--console-device", "virtio")),
+			 CLI_RUN);
+	assert_int_equal(cfg.console_device, CONSOLE_DEVICE_VIRTIO);
+	assert_int_equal(cfg.console, CONSOLE_STDIO);      /* output: unchanged */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--console-device=virtio",
+					  "--console-device=serial", "--console", "none")), CLI_RUN);
+	assert_int_equal(cfg.console_device, CONSOLE_DEVICE_SERIAL);
+	assert_int_equal(cfg.console, CONSOLE_NONE);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--console-device", "hvc")),
+			 CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--console-device")), CLI_ERROR);
+	/* --console keeps its own values: the device is not one of them. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--console", "virtio")), CLI_ERROR);
+}
+
 static void help_and_version(void **state)
 {
 	struct vm_config cfg;
@@ -218,6 +238,7 @@ int main(void)
 		cmocka_unit_test(full_run_command),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(equals_form_and_console_variants),
+		cmocka_unit_test(console_device),
 		cmocka_unit_test(help_and_version),
 		cmocka_unit_test(errors),
 		cmocka_unit_test(virtio_options),
