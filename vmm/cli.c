@@ -396,8 +396,10 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 		log_error("run needs --kernel PATH (see 'wisp run --help')");
 		return CLI_ERROR;
 	}
-	if (cfg->ndrives + cfg->nnets + cfg->rng > VIRTIO_MMIO_SLOTS) {
-		log_error("at most %u virtio devices in all (--drive, --net, --rng)",
+	if (cfg->ndrives + cfg->nnets + cfg->rng + (cfg->console_device == CONSOLE_DEVICE_VIRTIO) >
+	    VIRTIO_MMIO_SLOTS) {
+		log_error("at most %u virtio devices in all (--drive, --net, --rng, "
+			  "--console-device virtio)",
 			  VIRTIO_MMIO_SLOTS);
 		return CLI_ERROR;
 	}

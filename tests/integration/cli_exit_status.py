@@ -76,6 +76,9 @@ with tempfile.TemporaryDirectory() as tmp:
     case("too many virtio devices", ["run", "--kernel", text, "--rng"] +
          ["--drive", f"path={text}"] * 6 + ["--net", "tap=t0", "--net", "tap=t1"], 2,
          "at most 8 virtio devices")
+    case("too many virtio devices with the virtio console",
+         ["run", "--kernel", text, "--rng", "--console-device", "virtio"] +
+         ["--drive", f"path={text}"] * 6 + ["--net", "tap=t0"], 2, "at most 8 virtio devices")
     if os.access("/dev/net/tun", os.R_OK | os.W_OK):
         case("net on an interface that is not a tap", ["run", "--kernel", text, "--net", "tap=lo"],
              4, "'lo' exists but is not a single-queue tap")
