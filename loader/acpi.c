@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "loader/bytes.h"
+#include "loader/pci_intx.h"
 #include "vmm/guest_mem.h"
 #include "vmm/log.h"
 #include "vmm/memory_map.h"
@@ -320,8 +321,6 @@ static const uint8_t dsdt_s5[] = {
 	0x00,                    /* ZeroOp: reserved */
 };
 
-#define PCI_SLOT_MAX      31           /* device numbers on a bus: 0 to 31 */
-#define PCI_INTX_PINS     4            /* INTA# to INTD# */
 #define EISAID_PNP0A03    0x030AD041u  /* compressed "PNP", product 0x0A03 */
 #define PCI_CONFIG_PORT   0xCF8        /* CONFIG_ADDRESS and CONFIG_DATA: 8 ports */
 #define PCI_CONFIG_PORTS  8
@@ -634,51 +633,6 @@ static bool virtio_mmio_describable(const struct loader_virtio_mmio *virtio, uns
 	return true;
 }
 
-/* Slot 0 is the host bridge; a pin is INTA#..INTD#; the GSI an IOAPIC pin
- * no ISA IRQ uses. Lines may be shared, but one slot's pin has one route,
- * and a GSI is either a PCI line (active low) or a virtio-mmio one
- * (active high): the IOAPIC pin has one polarity. */
-static bool pci_intx_describable(const struct loader_pci_intx *pci, unsigned npci,
-				 const struct loader_virtio_mmio *virtio, unsigned nvirtio)
-{
-	if (npci > ACPI_MAX_PCI_INTX) {
-		log_error("%u PCI INTx routes cannot be described in the DSDT (at most %u)",
-			  npci, ACPI_MAX_PCI_INTX);
-		return false;
-	}
-	if (npci && !pci) {
-		log_error("internal error: %u PCI INTx routes given without their table", npci);
-		return false;
-	}
-	for (unsigned i = 0; i < npci; i++) {
-		const struct loader_pci_intx *r = &pci[i];
-
-		if (r->slot < 1 || r->slot > PCI_SLOT_MAX || r->pin < 1 || r->pin > PCI_INTX_PINS ||
-		    r->gsi < 16 || r->gsi >= IOAPIC_PINS) {
-			log_error("internal error: PCI INTx route slot %u pin %u -> GSI %u cannot be "
-				  "described in the DSDT (slot 1 to %u, pin 1 to %u, GSI 16 to %u)",
-				  r->slot, r->pin, r->gsi, PCI_SLOT_MAX, PCI_INTX_PINS,
-				  IOAPIC_PINS - 1);
-			return false;
-		}
-		for (unsigned j = 0; j < i; j++) {
-			if (pci[j].slot == r->slot && pci[j].pin == r->pin) {
-				log_error("internal error: PCI slot %u pin %u has two INTx routes",
-					  r->slot, r->pin);
-				return false;
-			}
-		}
-		for (unsigned j = 0; j < nvirtio; j++) {
-			if (virtio[j].gsi == r->gsi) {
-				log_error("internal error: GSI %u is both a virtio-mmio line and PCI "
-					  "slot %u's INTx line", r->gsi, r->slot);
-				return false;
-			}
-		}
-	}
-	return true;
-}
-
 int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
 		      const struct loader_virtio_mmio *virtio, unsigned nvirtio,
 		      const struct loader_pci_intx *pci, unsigned npci, uint64_t *rsdp_addr)
@@ -696,7 +650,7 @@ int acpi_write_tables(struct guest_mem *mem, unsigned ncpus,
 		return -1;
 	}
 	if (!virtio_mmio_describable(virtio, nvirtio) ||
-	    !pci_intx_describable(pci, npci, virtio, nvirtio))
+	    !pci_intx_routes_valid(pci, npci, ACPI_MAX_PCI_INTX, virtio, nvirtio, "the DSDT"))
 		return -1;
 	aml = malloc(sizeof(*aml));
 	if (!aml) {

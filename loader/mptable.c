@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "loader/bytes.h"
+#include "loader/pci_intx.h"
 #include "vmm/guest_mem.h"
 #include "vmm/log.h"
 #include "vmm/memory_map.h"
@@ -37,8 +38,6 @@ enum { MP_INT, MP_NMI, MP_SMI, MP_EXTINT };
 			(MPC_FIXED_ENTRIES + (v)) * MPC_ENTRY_SIZE)
 #define MPC_MAX_SIZE MPC_SIZE(MPTABLE_MAX_CPUS, MPTABLE_MAX_VIRTIO_MMIO + MPTABLE_MAX_PCI_INTX)
 
-#define PCI_SLOT_MAX      31   /* device numbers on a bus: 0 to 31 */
-#define PCI_INTX_PINS     4    /* INTA# to INTD# */
 
 _Static_assert(MPC_MAX_SIZE <= MPTABLE_CONFIG_MAX, "MP table fits the BIOS area");
 _Static_assert(MPTABLE_CONFIG_ADDR >= VGA_RAM_START &&
@@ -87,51 +86,6 @@ static uint8_t *put_int(uint8_t *p, uint8_t type, uint8_t irqtype, uint8_t bus, 
 	return put_int_flags(p, type, irqtype, 0, bus, irq, dst, pin);
 }
 
-/* The rules of acpi.c's, for the same reasons: slot 0 is the host bridge,
- * the source IRQ field has 5 bits of device and 2 of pin, one route per
- * slot and pin, and an IOAPIC pin has one polarity (PCI's active low,
- * virtio-mmio's active high). */
-static bool pci_intx_valid(const struct loader_pci_intx *pci, unsigned npci,
-			   const struct loader_virtio_mmio *virtio, unsigned nvirtio)
-{
-	if (npci > MPTABLE_MAX_PCI_INTX) {
-		log_error("%u PCI INTx routes cannot be described in the MP table (at most %u)",
-			  npci, MPTABLE_MAX_PCI_INTX);
-		return false;
-	}
-	if (npci && !pci) {
-		log_error("internal error: %u PCI INTx routes given without their table", npci);
-		return false;
-	}
-	for (unsigned i = 0; i < npci; i++) {
-		const struct loader_pci_intx *r = &pci[i];
-
-		if (r->slot < 1 || r->slot > PCI_SLOT_MAX || r->pin < 1 || r->pin > PCI_INTX_PINS ||
-		    r->gsi < 16 || r->gsi >= IOAPIC_PINS) {
-			log_error("internal error: PCI INTx route slot %u pin %u -> GSI %u cannot be "
-				  "described in the MP table (slot 1 to %u, pin 1 to %u, GSI 16 to %u)",
-				  r->slot, r->pin, r->gsi, PCI_SLOT_MAX, PCI_INTX_PINS,
-				  IOAPIC_PINS - 1);
-			return false;
-		}
-		for (unsigned j = 0; j < i; j++) {
-			if (pci[j].slot == r->slot && pci[j].pin == r->pin) {
-				log_error("internal error: PCI slot %u pin %u has two INTx routes",
-					  r->slot, r->pin);
-				return false;
-			}
-		}
-		for (unsigned j = 0; j < nvirtio; j++) {
-			if (virtio[j].gsi == r->gsi) {
-				log_error("internal error: GSI %u is both a virtio-mmio line and PCI "
-					  "slot %u's INTx line", r->gsi, r->slot);
-				return false;
-			}
-		}
-	}
-	return true;
-}
-
 int mptable_write(struct guest_mem *mem, unsigned ncpus,
 		  const struct loader_virtio_mmio *virtio, unsigned nvirtio,
 		  const struct loader_pci_intx *pci, unsigned npci)
@@ -160,7 +114,7 @@ int mptable_write(struct guest_mem *mem, unsigned ncpus,
 			return -1;
 		}
 	}
-	if (!pci_intx_valid(pci, npci, virtio, nvirtio))
+	if (!pci_intx_routes_valid(pci, npci, MPTABLE_MAX_PCI_INTX, virtio, nvirtio, "the MP table"))
 		return -1;
 	ioapic_id = (uint8_t)ncpus;
 	len = MPC_SIZE(ncpus, nvirtio + npci);
