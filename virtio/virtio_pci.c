@@ -1,4 +1,5 @@
 #include "virtio_pci.h"
+#include "virtio_pci_regs.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -21,43 +22,8 @@
 #define BAR_MSIX_PBA      0x5000u
 #define BAR_REGION_SIZE   0x1000u
 
-/* virtio_pci_cap.cfg_type (virtio 1.x 4.1.4). */
-#define CAP_COMMON_CFG    1
-#define CAP_NOTIFY_CFG    2
-#define CAP_ISR_CFG       3
-#define CAP_DEVICE_CFG    4
-#define CAP_PCI_CFG       5
-#define VIRTIO_CAP_LEN        16
-#define VIRTIO_NOTIFY_CAP_LEN 20
-#define VIRTIO_PCI_CFG_CAP_LEN 20
-/* Offsets inside a virtio_pci_cap. */
-#define CAP_BAR           4
-#define CAP_OFFSET        8
-#define CAP_LENGTH        12
-#define CAP_PCI_CFG_DATA  16
-
-/* The common configuration structure (4.1.4.3). */
-#define CC_DEVICE_FEATURE_SELECT 0x00
-#define CC_DEVICE_FEATURE        0x04
-#define CC_DRIVER_FEATURE_SELECT 0x08
-#define CC_DRIVER_FEATURE        0x0c
-#define CC_MSIX_CONFIG           0x10
-#define CC_NUM_QUEUES            0x12
-#define CC_DEVICE_STATUS         0x14
-#define CC_CONFIG_GENERATION     0x15
-#define CC_QUEUE_SELECT          0x16
-#define CC_QUEUE_SIZE            0x18
-#define CC_QUEUE_MSIX_VECTOR     0x1a
-#define CC_QUEUE_ENABLE          0x1c
-#define CC_QUEUE_NOTIFY_OFF      0x1e
-#define CC_QUEUE_DESC            0x20
-#define CC_QUEUE_DRIVER          0x28
-#define CC_QUEUE_DEVICE          0x30
-#define CC_SIZE                  0x38
-
 #define ISR_QUEUE         0x1
 #define ISR_CONFIG        0x2
-#define NO_VECTOR         0xffffu
 
 /* MSI-X (PCI 3.0 6.8.2): the capability, and one vector per queue plus
  * one for configuration changes. */
@@ -172,7 +138,7 @@ static void pci_interrupt(struct virtio_dev *dev, unsigned q)
 	if (msix_enabled(v)) {
 		uint16_t vector = q == VIRTIO_DEV_CONFIG_IRQ ? v->msix_config : v->queue_vector[q];
 
-		if (vector != NO_VECTOR)
+		if (vector != VIRTIO_PCI_NO_VECTOR)
 			msix_notify(v, vector);
 		return;
 	}
@@ -192,7 +158,7 @@ static struct virtq *selected_queue(struct virtio_pci *v)
 /* What the driver may map a vector to: an entry of the table, or none. */
 static uint16_t checked_vector(const struct virtio_pci *v, uint32_t vector)
 {
-	return vector < v->msix_entries ? (uint16_t)vector : NO_VECTOR;
+	return vector < v->msix_entries ? (uint16_t)vector : VIRTIO_PCI_NO_VECTOR;
 }
 
 /* The state a reset leaves: queue sizes at their maximum (4.1.4.3: the
@@ -201,9 +167,9 @@ static void transport_reset(struct virtio_pci *v)
 {
 	for (unsigned q = 0; q < v->dev.ops->num_queues; q++) {
 		v->dev.vq[q].size = v->dev.ops->queue_max_size;
-		v->queue_vector[q] = NO_VECTOR;
+		v->queue_vector[q] = VIRTIO_PCI_NO_VECTOR;
 	}
-	v->msix_config = NO_VECTOR;
+	v->msix_config = VIRTIO_PCI_NO_VECTOR;
 	v->device_feature_sel = v->driver_feature_sel = 0;
 	v->queue_sel = 0;
 	v->isr = 0;
@@ -231,30 +197,30 @@ static uint64_t common_read(struct virtio_pci *v, unsigned off, unsigned size)
 {
 	struct virtio_dev *dev = &v->dev;
 	struct virtq *vq = selected_queue(v);
-	uint8_t cc[CC_SIZE] = { 0 };
+	uint8_t cc[VIRTIO_PCI_COMMON_SIZE] = { 0 };
 	uint32_t acked = 0;
 
-	if (off >= CC_SIZE || size > CC_SIZE - off)
+	if (off >= VIRTIO_PCI_COMMON_SIZE || size > VIRTIO_PCI_COMMON_SIZE - off)
 		return 0;
 	if (v->driver_feature_sel <= 1)
 		acked = (uint32_t)(dev->features_acked >> (32 * v->driver_feature_sel));
-	put_le(cc + CC_DEVICE_FEATURE_SELECT, v->device_feature_sel, 4);
-	put_le(cc + CC_DEVICE_FEATURE, virtio_dev_features_offered(dev, v->device_feature_sel), 4);
-	put_le(cc + CC_DRIVER_FEATURE_SELECT, v->driver_feature_sel, 4);
-	put_le(cc + CC_DRIVER_FEATURE, acked, 4);
-	put_le(cc + CC_MSIX_CONFIG, v->msix_config, 2);
-	put_le(cc + CC_NUM_QUEUES, dev->ops->num_queues, 2);
-	cc[CC_DEVICE_STATUS] = dev->status;
-	cc[CC_CONFIG_GENERATION] = (uint8_t)dev->config_generation;
-	put_le(cc + CC_QUEUE_SELECT, v->queue_sel, 2);
+	put_le(cc + VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, v->device_feature_sel, 4);
+	put_le(cc + VIRTIO_PCI_COMMON_DEVICE_FEATURE, virtio_dev_features_offered(dev, v->device_feature_sel), 4);
+	put_le(cc + VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, v->driver_feature_sel, 4);
+	put_le(cc + VIRTIO_PCI_COMMON_DRIVER_FEATURE, acked, 4);
+	put_le(cc + VIRTIO_PCI_COMMON_MSIX_CONFIG, v->msix_config, 2);
+	put_le(cc + VIRTIO_PCI_COMMON_NUM_QUEUES, dev->ops->num_queues, 2);
+	cc[VIRTIO_PCI_COMMON_DEVICE_STATUS] = dev->status;
+	cc[VIRTIO_PCI_COMMON_CONFIG_GENERATION] = (uint8_t)dev->config_generation;
+	put_le(cc + VIRTIO_PCI_COMMON_QUEUE_SELECT, v->queue_sel, 2);
 	if (vq) {
-		put_le(cc + CC_QUEUE_SIZE, vq->size, 2);
-		put_le(cc + CC_QUEUE_MSIX_VECTOR, v->queue_vector[v->queue_sel], 2);
-		put_le(cc + CC_QUEUE_ENABLE, vq->ready, 2);
-		put_le(cc + CC_QUEUE_NOTIFY_OFF, v->queue_sel, 2);
-		put_le(cc + CC_QUEUE_DESC, vq->desc_gpa, 8);
-		put_le(cc + CC_QUEUE_DRIVER, vq->avail_gpa, 8);
-		put_le(cc + CC_QUEUE_DEVICE, vq->used_gpa, 8);
+		put_le(cc + VIRTIO_PCI_COMMON_QUEUE_SIZE, vq->size, 2);
+		put_le(cc + VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, v->queue_vector[v->queue_sel], 2);
+		put_le(cc + VIRTIO_PCI_COMMON_QUEUE_ENABLE, vq->ready, 2);
+		put_le(cc + VIRTIO_PCI_COMMON_QUEUE_NOTIFY_OFF, v->queue_sel, 2);
+		put_le(cc + VIRTIO_PCI_COMMON_QUEUE_DESC, vq->desc_gpa, 8);
+		put_le(cc + VIRTIO_PCI_COMMON_QUEUE_DRIVER, vq->avail_gpa, 8);
+		put_le(cc + VIRTIO_PCI_COMMON_QUEUE_DEVICE, vq->used_gpa, 8);
 	}
 	return get_le(cc + off, size);
 }
@@ -278,13 +244,15 @@ static void common_write(struct virtio_pci *v, unsigned off, unsigned size, uint
 	struct virtq *setup = vq && !vq->ready ? vq : NULL;
 	unsigned field = off & ~7u;
 
-	if (off < CC_QUEUE_DESC) {
+	if (off < VIRTIO_PCI_COMMON_QUEUE_DESC) {
 		/* Every field below the addresses takes its own width only. */
-		static const uint8_t width[CC_QUEUE_DESC] = {
-			[CC_DEVICE_FEATURE_SELECT] = 4, [CC_DRIVER_FEATURE_SELECT] = 4,
-			[CC_DRIVER_FEATURE] = 4, [CC_MSIX_CONFIG] = 2, [CC_DEVICE_STATUS] = 1,
-			[CC_QUEUE_SELECT] = 2, [CC_QUEUE_SIZE] = 2, [CC_QUEUE_MSIX_VECTOR] = 2,
-			[CC_QUEUE_ENABLE] = 2,
+		static const uint8_t width[VIRTIO_PCI_COMMON_QUEUE_DESC] = {
+			[VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT] = 4,
+			[VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT] = 4,
+			[VIRTIO_PCI_COMMON_DRIVER_FEATURE] = 4, [VIRTIO_PCI_COMMON_MSIX_CONFIG] = 2,
+			[VIRTIO_PCI_COMMON_DEVICE_STATUS] = 1, [VIRTIO_PCI_COMMON_QUEUE_SELECT] = 2,
+			[VIRTIO_PCI_COMMON_QUEUE_SIZE] = 2, [VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR] = 2,
+			[VIRTIO_PCI_COMMON_QUEUE_ENABLE] = 2,
 		};
 
 		if (width[off] != size) {
@@ -292,26 +260,26 @@ static void common_write(struct virtio_pci *v, unsigned off, unsigned size, uint
 				  size, off);
 			return;
 		}
-	} else if (!(off < CC_SIZE && (size == 8 ? off % 8 == 0 : size == 4 && off % 4 == 0))) {
+	} else if (!(off < VIRTIO_PCI_COMMON_SIZE && (size == 8 ? off % 8 == 0 : size == 4 && off % 4 == 0))) {
 		log_debug("%s: %u-byte write to common configuration 0x%x dropped", v->name, size,
 			  off);
 		return;
 	}
 
 	switch (off) {
-	case CC_DEVICE_FEATURE_SELECT:
+	case VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT:
 		v->device_feature_sel = (uint32_t)value;
 		return;
-	case CC_DRIVER_FEATURE_SELECT:
+	case VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT:
 		v->driver_feature_sel = (uint32_t)value;
 		return;
-	case CC_DRIVER_FEATURE:
+	case VIRTIO_PCI_COMMON_DRIVER_FEATURE:
 		virtio_dev_ack_features(dev, v->driver_feature_sel, (uint32_t)value);
 		return;
-	case CC_MSIX_CONFIG:
+	case VIRTIO_PCI_COMMON_MSIX_CONFIG:
 		v->msix_config = checked_vector(v, (uint32_t)value);
 		return;
-	case CC_DEVICE_STATUS:
+	case VIRTIO_PCI_COMMON_DEVICE_STATUS:
 		if ((uint8_t)value == 0) {
 			virtio_dev_set_status(dev, 0);
 			transport_reset(v);
@@ -319,21 +287,21 @@ static void common_write(struct virtio_pci *v, unsigned off, unsigned size, uint
 			virtio_dev_set_status(dev, (uint8_t)value);
 		}
 		return;
-	case CC_QUEUE_SELECT:
+	case VIRTIO_PCI_COMMON_QUEUE_SELECT:
 		v->queue_sel = (uint16_t)value;
 		return;
-	case CC_QUEUE_SIZE:
+	case VIRTIO_PCI_COMMON_QUEUE_SIZE:
 		/* A size the ring cannot have is kept as 0, which enabling
 		 * then refuses (the device needs reset). */
 		if (setup)
 			setup->size = (value && !(value & (value - 1)) &&
 				       value <= dev->ops->queue_max_size) ? (uint16_t)value : 0;
 		return;
-	case CC_QUEUE_MSIX_VECTOR:
+	case VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR:
 		if (vq)
 			v->queue_vector[v->queue_sel] = checked_vector(v, (uint32_t)value);
 		return;
-	case CC_QUEUE_ENABLE:
+	case VIRTIO_PCI_COMMON_QUEUE_ENABLE:
 		/* 4.1.4.3.2: the driver never writes 0 here. */
 		if (vq && value == 1)
 			virtio_dev_queue_enable(dev, v->queue_sel);
@@ -343,11 +311,11 @@ static void common_write(struct virtio_pci *v, unsigned off, unsigned size, uint
 	}
 	if (!setup)
 		return;
-	if (field == CC_QUEUE_DESC)
+	if (field == VIRTIO_PCI_COMMON_QUEUE_DESC)
 		write_address(&setup->desc_gpa, off, size, value);
-	else if (field == CC_QUEUE_DRIVER)
+	else if (field == VIRTIO_PCI_COMMON_QUEUE_DRIVER)
 		write_address(&setup->avail_gpa, off, size, value);
-	else if (field == CC_QUEUE_DEVICE)
+	else if (field == VIRTIO_PCI_COMMON_QUEUE_DEVICE)
 		write_address(&setup->used_gpa, off, size, value);
 }
 
@@ -503,7 +471,7 @@ static bool pci_bar_write(void *opaque, uint64_t addr, unsigned size, uint64_t v
  * writes there. Whether off..off+size touches the data field. */
 static bool hits_pci_cfg_data(const struct virtio_pci *v, unsigned off, unsigned size)
 {
-	unsigned data = v->pci_cfg_cap + CAP_PCI_CFG_DATA;
+	unsigned data = v->pci_cfg_cap + VIRTIO_PCI_CAP_PCI_CFG_DATA;
 
 	return off < data + 4 && off + size > data;
 }
@@ -512,11 +480,11 @@ static bool hits_pci_cfg_data(const struct virtio_pci *v, unsigned off, unsigned
 static bool pci_cfg_window(const struct virtio_pci *v, unsigned *bar_off, unsigned *len)
 {
 	unsigned cap = v->pci_cfg_cap;
-	uint32_t off = pci_config_read(&v->cfg, cap + CAP_OFFSET, 4);
+	uint32_t off = pci_config_read(&v->cfg, cap + VIRTIO_PCI_CAP_OFFSET, 4);
 
-	*len = pci_config_read(&v->cfg, cap + CAP_LENGTH, 4);
+	*len = pci_config_read(&v->cfg, cap + VIRTIO_PCI_CAP_LENGTH, 4);
 	*bar_off = off;
-	return v->cfg.bytes[cap + CAP_BAR] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
+	return v->cfg.bytes[cap + VIRTIO_PCI_CAP_BAR] == 0 && (*len == 1 || *len == 2 || *len == 4) &&
 	       off % *len == 0 && off < VIRTIO_PCI_BAR_SIZE;
 }
 
@@ -530,7 +498,7 @@ static uint32_t pci_config_read_cb(void *opaque, unsigned offset, unsigned size)
 	if (hits_pci_cfg_data(v, offset, size)) {
 		value = 0;
 		/* Only a read of the whole field at its place means an access. */
-		if (offset == v->pci_cfg_cap + CAP_PCI_CFG_DATA && pci_cfg_window(v, &bar_off, &len) &&
+		if (offset == v->pci_cfg_cap + VIRTIO_PCI_CAP_PCI_CFG_DATA && pci_cfg_window(v, &bar_off, &len) &&
 		    size >= len)
 			value = (uint32_t)bar_region_read(v, bar_off, len);
 	} else {
@@ -548,7 +516,7 @@ static void pci_config_write_cb(void *opaque, unsigned offset, unsigned size, ui
 
 	pthread_mutex_lock(&v->dev.lock);
 	if (hits_pci_cfg_data(v, offset, size)) {
-		if (offset == v->pci_cfg_cap + CAP_PCI_CFG_DATA && pci_cfg_window(v, &bar_off, &len) &&
+		if (offset == v->pci_cfg_cap + VIRTIO_PCI_CAP_PCI_CFG_DATA && pci_cfg_window(v, &bar_off, &len) &&
 		    size >= len)
 			bar_region_write(v, bar_off, len, value & (len == 4 ? ~0u : (1u << (8 * len)) - 1));
 	} else {
@@ -590,13 +558,13 @@ static unsigned add_virtio_cap(struct pci_config *cfg, uint8_t type, uint32_t of
 			       uint32_t length, unsigned cap_len, uint32_t extra,
 			       const uint8_t *wmask)
 {
-	uint8_t cap[VIRTIO_NOTIFY_CAP_LEN] = { PCI_CAP_ID_VENDOR, 0, (uint8_t)cap_len, type };
+	uint8_t cap[VIRTIO_PCI_NOTIFY_CAP_LEN] = { PCI_CAP_ID_VENDOR, 0, (uint8_t)cap_len, type };
 
-	cap[CAP_BAR] = 0;
-	put_le(cap + CAP_OFFSET, offset, 4);
-	put_le(cap + CAP_LENGTH, length, 4);
-	if (cap_len > VIRTIO_CAP_LEN)
-		put_le(cap + VIRTIO_CAP_LEN, extra, 4);
+	cap[VIRTIO_PCI_CAP_BAR] = 0;
+	put_le(cap + VIRTIO_PCI_CAP_OFFSET, offset, 4);
+	put_le(cap + VIRTIO_PCI_CAP_LENGTH, length, 4);
+	if (cap_len > VIRTIO_PCI_CAP_LEN)
+		put_le(cap + VIRTIO_PCI_CAP_LEN, extra, 4);
 	return pci_config_add_cap(cfg, cap, cap_len, wmask);
 }
 
@@ -635,19 +603,20 @@ static int build_config(struct virtio_pci *v, uint32_t bar_addr)
 	/* The driver chooses the window of the PCI configuration access
 	 * capability: BAR, offset, length are writable, and so is the data
 	 * field, which hits_pci_cfg_data intercepts. */
-	pci_cfg_wmask[CAP_BAR] = 0xff;
-	memset(pci_cfg_wmask + CAP_OFFSET, 0xff, 8);
+	pci_cfg_wmask[VIRTIO_PCI_CAP_BAR] = 0xff;
+	memset(pci_cfg_wmask + VIRTIO_PCI_CAP_OFFSET, 0xff, 8);
 	ok = v->msix_cap &&
-	     add_virtio_cap(&v->cfg, CAP_COMMON_CFG, BAR_COMMON, CC_SIZE, VIRTIO_CAP_LEN, 0, NULL) &&
-	     add_virtio_cap(&v->cfg, CAP_NOTIFY_CFG, BAR_NOTIFY,
-			    ops->num_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER, VIRTIO_NOTIFY_CAP_LEN,
+	     add_virtio_cap(&v->cfg, VIRTIO_PCI_CAP_COMMON_CFG, BAR_COMMON, VIRTIO_PCI_COMMON_SIZE,
+			    VIRTIO_PCI_CAP_LEN, 0, NULL) &&
+	     add_virtio_cap(&v->cfg, VIRTIO_PCI_CAP_NOTIFY_CFG, BAR_NOTIFY,
+			    ops->num_queues * VIRTIO_PCI_NOTIFY_MULTIPLIER, VIRTIO_PCI_NOTIFY_CAP_LEN,
 			    VIRTIO_PCI_NOTIFY_MULTIPLIER, NULL) &&
-	     add_virtio_cap(&v->cfg, CAP_ISR_CFG, BAR_ISR, 1, VIRTIO_CAP_LEN, 0, NULL) &&
+	     add_virtio_cap(&v->cfg, VIRTIO_PCI_CAP_ISR_CFG, BAR_ISR, 1, VIRTIO_PCI_CAP_LEN, 0, NULL) &&
 	     (ops->config_size == 0 ||
-	      add_virtio_cap(&v->cfg, CAP_DEVICE_CFG, BAR_DEVICE, ops->config_size,
-			     VIRTIO_CAP_LEN, 0, NULL));
+	      add_virtio_cap(&v->cfg, VIRTIO_PCI_CAP_DEVICE_CFG, BAR_DEVICE, ops->config_size,
+			     VIRTIO_PCI_CAP_LEN, 0, NULL));
 	if (ok)
-		v->pci_cfg_cap = add_virtio_cap(&v->cfg, CAP_PCI_CFG, 0, 0, VIRTIO_PCI_CFG_CAP_LEN,
+		v->pci_cfg_cap = add_virtio_cap(&v->cfg, VIRTIO_PCI_CAP_PCI_CFG, 0, 0, VIRTIO_PCI_CFG_CAP_LEN,
 						0, pci_cfg_wmask);
 	if (!ok || !v->pci_cfg_cap)
 		return -ENOSPC;

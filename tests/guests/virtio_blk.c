@@ -38,6 +38,7 @@
 #include "guest.h"
 #include "pci.h"
 #include "../../virtio/virtio_mmio_regs.h"
+#include "../../virtio/virtio_pci_regs.h"
 
 /* Device status bits (virtio 1.x 2.1). */
 #define S_ACK         1
@@ -63,42 +64,10 @@
 #define SECTOR   512u
 #define ID_BYTES 20u
 
-/* virtio-pci (4.1.4): vendor capability types and the common
- * configuration structure's fields. */
+/* virtio-pci: the function's ids (4.1.2); the capabilities and the common
+ * configuration structure are in virtio_pci_regs.h. */
 #define VIRTIO_PCI_VENDOR   0x1af4
 #define VIRTIO_PCI_BLK      0x1042     /* 0x1040 + device type 2 */
-#define CAP_COMMON_CFG 1
-#define CAP_NOTIFY_CFG 2
-#define CAP_ISR_CFG    3
-#define CAP_DEVICE_CFG 4
-#define CAP_PCI_CFG    5
-#define CAP_TYPES      6
-#define CAP_CFG_TYPE   3          /* offsets in struct virtio_pci_cap */
-#define CAP_BAR        4
-#define CAP_OFFSET     8
-#define CAP_LENGTH     12
-#define CAP_NOTIFY_MULT 16
-#define CAP_MIN_LEN    16
-#define NOTIFY_CAP_MIN_LEN 20
-
-#define CC_DEVICE_FEATURE_SELECT 0x00
-#define CC_DEVICE_FEATURE        0x04
-#define CC_DRIVER_FEATURE_SELECT 0x08
-#define CC_DRIVER_FEATURE        0x0c
-#define CC_CONFIG_MSIX_VECTOR    0x10
-#define CC_NUM_QUEUES            0x12
-#define CC_DEVICE_STATUS         0x14
-#define CC_CONFIG_GENERATION     0x15
-#define CC_QUEUE_SELECT          0x16
-#define CC_QUEUE_SIZE            0x18
-#define CC_QUEUE_MSIX_VECTOR     0x1a
-#define CC_QUEUE_ENABLE          0x1c
-#define CC_QUEUE_NOTIFY_OFF      0x1e
-#define CC_QUEUE_DESC            0x20
-#define CC_QUEUE_DRIVER          0x28
-#define CC_QUEUE_DEVICE          0x30
-#define CC_MIN_LEN               0x38    /* up to queue_device (virtio 1.0) */
-#define NO_VECTOR                0xffff
 
 /* virtio-blk configuration (5.2.4). */
 #define BLK_CFG_CAPACITY 0
@@ -230,14 +199,14 @@ static void mmio_wr(struct drive *d, unsigned reg, uint32_t v) { mmio_write32(d-
 static uint8_t get_status(struct drive *d)
 {
 	if (d->pci)
-		return mmio_read8(d->common + CC_DEVICE_STATUS);
+		return mmio_read8(d->common + VIRTIO_PCI_COMMON_DEVICE_STATUS);
 	return (uint8_t)mmio_rd(d, VIRTIO_MMIO_REG_STATUS);
 }
 
 static void set_status(struct drive *d, uint8_t s)
 {
 	if (d->pci)
-		mmio_write8(d->common + CC_DEVICE_STATUS, s);
+		mmio_write8(d->common + VIRTIO_PCI_COMMON_DEVICE_STATUS, s);
 	else
 		mmio_wr(d, VIRTIO_MMIO_REG_STATUS, s);
 }
@@ -257,8 +226,8 @@ static int reset(struct drive *d)
 static uint32_t device_features32(struct drive *d, unsigned sel)
 {
 	if (d->pci) {
-		mmio_write32(d->common + CC_DEVICE_FEATURE_SELECT, sel);
-		return mmio_read32(d->common + CC_DEVICE_FEATURE);
+		mmio_write32(d->common + VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, sel);
+		return mmio_read32(d->common + VIRTIO_PCI_COMMON_DEVICE_FEATURE);
 	}
 	mmio_wr(d, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, sel);
 	return mmio_rd(d, VIRTIO_MMIO_REG_DEVICE_FEATURES);
@@ -270,8 +239,8 @@ static void set_driver_features(struct drive *d, uint64_t f)
 		uint32_t half = (uint32_t)(f >> (32 * sel));
 
 		if (d->pci) {
-			mmio_write32(d->common + CC_DRIVER_FEATURE_SELECT, sel);
-			mmio_write32(d->common + CC_DRIVER_FEATURE, half);
+			mmio_write32(d->common + VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, sel);
+			mmio_write32(d->common + VIRTIO_PCI_COMMON_DRIVER_FEATURE, half);
 		} else {
 			mmio_wr(d, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, sel);
 			mmio_wr(d, VIRTIO_MMIO_REG_DRIVER_FEATURES, half);
@@ -282,7 +251,7 @@ static void set_driver_features(struct drive *d, uint64_t f)
 static uint8_t config_generation(struct drive *d)
 {
 	if (d->pci)
-		return mmio_read8(d->common + CC_CONFIG_GENERATION);
+		return mmio_read8(d->common + VIRTIO_PCI_COMMON_CONFIG_GENERATION);
 	return (uint8_t)mmio_rd(d, VIRTIO_MMIO_REG_CONFIG_GENERATION);
 }
 
@@ -315,13 +284,13 @@ static int setup_queue(struct drive *d)
 		uint16_t notify_off;
 
 		/* 4.1.4.3: a queue that does not exist has size 0. */
-		mmio_write16(c + CC_QUEUE_SELECT, 1);
-		check(mmio_read16(c + CC_QUEUE_SIZE) == 0, "%s: queue 1 (there is none): size %u",
-		      d->name, mmio_read16(c + CC_QUEUE_SIZE));
-		mmio_write16(c + CC_QUEUE_SELECT, 0);
-		max = mmio_read16(c + CC_QUEUE_SIZE);
-		notify_off = mmio_read16(c + CC_QUEUE_NOTIFY_OFF);
-		if (!check(max >= QSIZE && mmio_read16(c + CC_QUEUE_ENABLE) == 0,
+		mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_SELECT, 1);
+		check(mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_SIZE) == 0, "%s: queue 1 (there is none): size %u",
+		      d->name, mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_SIZE));
+		mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_SELECT, 0);
+		max = mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_SIZE);
+		notify_off = mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_NOTIFY_OFF);
+		if (!check(max >= QSIZE && mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_ENABLE) == 0,
 			   "%s: queue 0: size %u, not enabled", d->name, max))
 			return -1;
 		/* 4.1.4.4: notify_off * multiplier + 2 bytes inside the
@@ -332,20 +301,20 @@ static int setup_queue(struct drive *d)
 			return -1;
 		d->notify = d->notify_base + (uint64_t)notify_off * d->notify_mult;
 		note("%s: queue 0 size %u, notify_off %u, msix vector %#x", d->name, max, notify_off,
-		     mmio_read16(c + CC_QUEUE_MSIX_VECTOR));
-		mmio_write16(c + CC_QUEUE_SIZE, QSIZE);
+		     mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR));
+		mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_SIZE, QSIZE);
 		/* 4.1.3.1: 64-bit fields as two 32-bit halves. */
-		mmio_write32(c + CC_QUEUE_DESC, (uint32_t)desc);
-		mmio_write32(c + CC_QUEUE_DESC + 4, (uint32_t)(desc >> 32));
-		mmio_write32(c + CC_QUEUE_DRIVER, (uint32_t)avail);
-		mmio_write32(c + CC_QUEUE_DRIVER + 4, (uint32_t)(avail >> 32));
-		mmio_write32(c + CC_QUEUE_DEVICE, (uint32_t)used);
-		mmio_write32(c + CC_QUEUE_DEVICE + 4, (uint32_t)(used >> 32));
-		mmio_write16(c + CC_QUEUE_ENABLE, 1);
-		return check(mmio_read16(c + CC_QUEUE_SIZE) == QSIZE &&
-			     mmio_read16(c + CC_QUEUE_ENABLE) == 1 &&
-			     mmio_read32(c + CC_QUEUE_DESC) == (uint32_t)desc &&
-			     mmio_read32(c + CC_QUEUE_DEVICE) == (uint32_t)used,
+		mmio_write32(c + VIRTIO_PCI_COMMON_QUEUE_DESC, (uint32_t)desc);
+		mmio_write32(c + VIRTIO_PCI_COMMON_QUEUE_DESC + 4, (uint32_t)(desc >> 32));
+		mmio_write32(c + VIRTIO_PCI_COMMON_QUEUE_DRIVER, (uint32_t)avail);
+		mmio_write32(c + VIRTIO_PCI_COMMON_QUEUE_DRIVER + 4, (uint32_t)(avail >> 32));
+		mmio_write32(c + VIRTIO_PCI_COMMON_QUEUE_DEVICE, (uint32_t)used);
+		mmio_write32(c + VIRTIO_PCI_COMMON_QUEUE_DEVICE + 4, (uint32_t)(used >> 32));
+		mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_ENABLE, 1);
+		return check(mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_SIZE) == QSIZE &&
+			     mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_ENABLE) == 1 &&
+			     mmio_read32(c + VIRTIO_PCI_COMMON_QUEUE_DESC) == (uint32_t)desc &&
+			     mmio_read32(c + VIRTIO_PCI_COMMON_QUEUE_DEVICE) == (uint32_t)used,
 			     "%s: queue 0 enabled with %u entries, addresses read back", d->name,
 			     QSIZE) ? 0 : -1;
 	}
@@ -369,8 +338,8 @@ static int setup_queue(struct drive *d)
 static int queue_enabled(struct drive *d)
 {
 	if (d->pci) {
-		mmio_write16(d->common + CC_QUEUE_SELECT, 0);
-		return mmio_read16(d->common + CC_QUEUE_ENABLE);
+		mmio_write16(d->common + VIRTIO_PCI_COMMON_QUEUE_SELECT, 0);
+		return mmio_read16(d->common + VIRTIO_PCI_COMMON_QUEUE_ENABLE);
 	}
 	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_SEL, 0);
 	return (int)mmio_rd(d, VIRTIO_MMIO_REG_QUEUE_READY);
@@ -419,7 +388,7 @@ struct vcap {
 	uint32_t offset, length, notify_mult;
 };
 
-static const char *const cap_names[CAP_TYPES] = {
+static const char *const cap_names[VIRTIO_PCI_CAP_TYPES] = {
 	"?", "common", "notify", "ISR", "device", "pci-cfg",
 };
 
@@ -461,7 +430,7 @@ static uint64_t cap_address(struct drive *d, const struct vcap *cap, struct pci_
 
 static int find_pci(struct drive *d, unsigned index)
 {
-	struct vcap caps[CAP_TYPES] = { 0 };
+	struct vcap caps[VIRTIO_PCI_CAP_TYPES] = { 0 };
 	struct pci_bar bars[PCI_NUM_BARS];
 	int bar_done[PCI_NUM_BARS] = { 0 };
 	uint8_t offs[PCI_MAX_CAPS];
@@ -492,66 +461,72 @@ static int find_pci(struct drive *d, unsigned index)
 			msix_at = at;
 		if (id != PCI_CAP_ID_VENDOR)
 			continue;
-		len = pci_read8(f, at + 2);
-		type = pci_read8(f, at + CAP_CFG_TYPE);
+		len = pci_read8(f, at + VIRTIO_PCI_CAP_CFG_LEN);
+		type = pci_read8(f, at + VIRTIO_PCI_CAP_CFG_TYPE);
 		note("%s: vendor capability at %#x: type %u (%s), bar %u, offset %#x, length %#x%s",
-		     d->name, at, type, type < CAP_TYPES ? cap_names[type] : "unknown",
-		     pci_read8(f, at + CAP_BAR), pci_read32(f, at + CAP_OFFSET),
-		     pci_read32(f, at + CAP_LENGTH), type == CAP_NOTIFY_CFG ? " (+ multiplier)" : "");
+		     d->name, at, type, type < VIRTIO_PCI_CAP_TYPES ? cap_names[type] : "unknown",
+		     pci_read8(f, at + VIRTIO_PCI_CAP_BAR), pci_read32(f, at + VIRTIO_PCI_CAP_OFFSET),
+		     pci_read32(f, at + VIRTIO_PCI_CAP_LENGTH), type == VIRTIO_PCI_CAP_NOTIFY_CFG ? " (+ multiplier)" : "");
 		/* 4.1.4: the first capability of a type the driver can use
 		 * is the one; BAR numbers 6 and up are reserved. */
-		if (type == 0 || type >= CAP_TYPES || caps[type].found || pci_read8(f, at + CAP_BAR) > 5)
+		if (type == 0 || type >= VIRTIO_PCI_CAP_TYPES || caps[type].found ||
+		    pci_read8(f, at + VIRTIO_PCI_CAP_BAR) > 5)
 			continue;
-		if (!check(len >= (type == CAP_NOTIFY_CFG ? NOTIFY_CAP_MIN_LEN : CAP_MIN_LEN),
+		if (!check(len >= (type == VIRTIO_PCI_CAP_NOTIFY_CFG ? VIRTIO_PCI_NOTIFY_CAP_LEN
+								    : VIRTIO_PCI_CAP_LEN),
 			   "%s: %s capability length %u", d->name, cap_names[type], len))
 			return -1;
 		caps[type] = (struct vcap){
-			.found = 1, .type = type, .at = at, .bar = pci_read8(f, at + CAP_BAR),
-			.offset = pci_read32(f, at + CAP_OFFSET),
-			.length = pci_read32(f, at + CAP_LENGTH),
-			.notify_mult = type == CAP_NOTIFY_CFG ? pci_read32(f, at + CAP_NOTIFY_MULT) : 0,
+			.found = 1, .type = type, .at = at, .bar = pci_read8(f, at + VIRTIO_PCI_CAP_BAR),
+			.offset = pci_read32(f, at + VIRTIO_PCI_CAP_OFFSET),
+			.length = pci_read32(f, at + VIRTIO_PCI_CAP_LENGTH),
+			.notify_mult = type == VIRTIO_PCI_CAP_NOTIFY_CFG
+					       ? pci_read32(f, at + VIRTIO_PCI_CAP_NOTIFY_MULTIPLIER) : 0,
 		};
 	}
 	if (msix_at)
 		note("%s: MSI-X capability at %#x, %u vectors, table in BAR %u", d->name, msix_at,
 		     (pci_read16(d->fn, msix_at + 2) & 0x7FF) + 1, pci_read32(d->fn, msix_at + 4) & 7);
-	if (!check(caps[CAP_COMMON_CFG].found && caps[CAP_NOTIFY_CFG].found &&
-		   caps[CAP_ISR_CFG].found && caps[CAP_DEVICE_CFG].found,
+	if (!check(caps[VIRTIO_PCI_CAP_COMMON_CFG].found && caps[VIRTIO_PCI_CAP_NOTIFY_CFG].found &&
+		   caps[VIRTIO_PCI_CAP_ISR_CFG].found && caps[VIRTIO_PCI_CAP_DEVICE_CFG].found,
 		   "%s: common, notify, ISR and device capabilities present", d->name))
 		return -1;
 
 	/* 4.1.4.3.1, 4.1.4.4.1, 4.1.4.6.1: what the device must align. */
-	check(caps[CAP_COMMON_CFG].offset % 4 == 0 && caps[CAP_COMMON_CFG].length >= CC_MIN_LEN,
+	check(caps[VIRTIO_PCI_CAP_COMMON_CFG].offset % 4 == 0 &&
+	      caps[VIRTIO_PCI_CAP_COMMON_CFG].length >= VIRTIO_PCI_COMMON_SIZE,
 	      "%s: common configuration at %#x, %#x bytes (4-aligned, >= %#x)", d->name,
-	      caps[CAP_COMMON_CFG].offset, caps[CAP_COMMON_CFG].length, CC_MIN_LEN);
-	check(caps[CAP_NOTIFY_CFG].offset % 2 == 0 && caps[CAP_NOTIFY_CFG].notify_mult % 2 == 0,
+	      caps[VIRTIO_PCI_CAP_COMMON_CFG].offset, caps[VIRTIO_PCI_CAP_COMMON_CFG].length,
+	      VIRTIO_PCI_COMMON_SIZE);
+	check(caps[VIRTIO_PCI_CAP_NOTIFY_CFG].offset % 2 == 0 &&
+	      caps[VIRTIO_PCI_CAP_NOTIFY_CFG].notify_mult % 2 == 0,
 	      "%s: notification at %#x (2-aligned), notify_off_multiplier %u (even)", d->name,
-	      caps[CAP_NOTIFY_CFG].offset, caps[CAP_NOTIFY_CFG].notify_mult);
-	check(caps[CAP_ISR_CFG].length >= 1, "%s: ISR status at %#x, %u bytes", d->name,
-	      caps[CAP_ISR_CFG].offset, caps[CAP_ISR_CFG].length);
-	check(caps[CAP_DEVICE_CFG].offset % 4 == 0 && caps[CAP_DEVICE_CFG].length >= 8,
+	      caps[VIRTIO_PCI_CAP_NOTIFY_CFG].offset, caps[VIRTIO_PCI_CAP_NOTIFY_CFG].notify_mult);
+	check(caps[VIRTIO_PCI_CAP_ISR_CFG].length >= 1, "%s: ISR status at %#x, %u bytes", d->name,
+	      caps[VIRTIO_PCI_CAP_ISR_CFG].offset, caps[VIRTIO_PCI_CAP_ISR_CFG].length);
+	check(caps[VIRTIO_PCI_CAP_DEVICE_CFG].offset % 4 == 0 && caps[VIRTIO_PCI_CAP_DEVICE_CFG].length >= 8,
 	      "%s: device configuration at %#x, %#x bytes (4-aligned, holds the capacity)",
-	      d->name, caps[CAP_DEVICE_CFG].offset, caps[CAP_DEVICE_CFG].length);
+	      d->name, caps[VIRTIO_PCI_CAP_DEVICE_CFG].offset, caps[VIRTIO_PCI_CAP_DEVICE_CFG].length);
 
 	/* BARs are sized with decoding off; then memory and bus mastering
 	 * on (the device reads and writes the rings). */
-	d->common = cap_address(d, &caps[CAP_COMMON_CFG], bars, bar_done);
-	d->notify_base = cap_address(d, &caps[CAP_NOTIFY_CFG], bars, bar_done);
-	d->isr = cap_address(d, &caps[CAP_ISR_CFG], bars, bar_done);
-	d->devcfg = cap_address(d, &caps[CAP_DEVICE_CFG], bars, bar_done);
+	d->common = cap_address(d, &caps[VIRTIO_PCI_CAP_COMMON_CFG], bars, bar_done);
+	d->notify_base = cap_address(d, &caps[VIRTIO_PCI_CAP_NOTIFY_CFG], bars, bar_done);
+	d->isr = cap_address(d, &caps[VIRTIO_PCI_CAP_ISR_CFG], bars, bar_done);
+	d->devcfg = cap_address(d, &caps[VIRTIO_PCI_CAP_DEVICE_CFG], bars, bar_done);
 	if (!d->common || !d->notify_base || !d->isr || !d->devcfg)
 		return -1;
 	d->msix_at = (uint8_t)msix_at;
 	/* 4.1.4.8: the device presents at least one. */
-	check(caps[CAP_PCI_CFG].found, "%s: a PCI configuration access capability", d->name);
-	d->cfg_cap_at = caps[CAP_PCI_CFG].found ? caps[CAP_PCI_CFG].at : 0;
-	d->common_bar = caps[CAP_COMMON_CFG].bar;
-	d->common_off = caps[CAP_COMMON_CFG].offset;
-	d->devcfg_bar = caps[CAP_DEVICE_CFG].bar;
-	d->devcfg_off = caps[CAP_DEVICE_CFG].offset;
-	d->notify_mult = caps[CAP_NOTIFY_CFG].notify_mult;
-	d->notify_len = caps[CAP_NOTIFY_CFG].length;
-	d->devcfg_len = caps[CAP_DEVICE_CFG].length;
+	check(caps[VIRTIO_PCI_CAP_PCI_CFG].found, "%s: a PCI configuration access capability", d->name);
+	d->cfg_cap_at = caps[VIRTIO_PCI_CAP_PCI_CFG].found ? caps[VIRTIO_PCI_CAP_PCI_CFG].at : 0;
+	d->common_bar = caps[VIRTIO_PCI_CAP_COMMON_CFG].bar;
+	d->common_off = caps[VIRTIO_PCI_CAP_COMMON_CFG].offset;
+	d->devcfg_bar = caps[VIRTIO_PCI_CAP_DEVICE_CFG].bar;
+	d->devcfg_off = caps[VIRTIO_PCI_CAP_DEVICE_CFG].offset;
+	d->notify_mult = caps[VIRTIO_PCI_CAP_NOTIFY_CFG].notify_mult;
+	d->notify_len = caps[VIRTIO_PCI_CAP_NOTIFY_CFG].length;
+	d->devcfg_len = caps[VIRTIO_PCI_CAP_DEVICE_CFG].length;
 
 	cmd = pci_read16(d->fn, PCI_COMMAND);
 	pci_write16(d->fn, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
@@ -562,8 +537,8 @@ static int find_pci(struct drive *d, unsigned index)
 	note("%s: common %#llx, notify %#llx, ISR %#llx, device %#llx", d->name,
 	     (unsigned long long)d->common, (unsigned long long)d->notify_base,
 	     (unsigned long long)d->isr, (unsigned long long)d->devcfg);
-	check(mmio_read16(d->common + CC_NUM_QUEUES) >= 1,
-	      "%s: num_queues %u", d->name, mmio_read16(d->common + CC_NUM_QUEUES));
+	check(mmio_read16(d->common + VIRTIO_PCI_COMMON_NUM_QUEUES) >= 1,
+	      "%s: num_queues %u", d->name, mmio_read16(d->common + VIRTIO_PCI_COMMON_NUM_QUEUES));
 	return 0;
 }
 
@@ -1021,15 +996,15 @@ static void msix_checks(struct drive *d)
 	mmio_write32(table + 8, VEC_MSIX);
 	mmio_write32(table + MSIX_ENTRY_CTRL, 0);
 	pci_write16(d->fn, d->msix_at + MSIX_CTRL, (uint16_t)((ctrl & ~MSIX_CTRL_MASKALL) | MSIX_CTRL_ENABLE));
-	mmio_write16(c + CC_CONFIG_MSIX_VECTOR, NO_VECTOR);
-	mmio_write16(c + CC_QUEUE_SELECT, 0);
-	/* 4.1.5.1.2: a vector the device cannot use reads back NO_VECTOR. */
-	mmio_write16(c + CC_QUEUE_MSIX_VECTOR, (uint16_t)nvec);
-	vec = mmio_read16(c + CC_QUEUE_MSIX_VECTOR);
-	check(vec == NO_VECTOR, "%s: queue 0 refuses MSI-X vector %u of %u (reads %#x)", d->name,
+	mmio_write16(c + VIRTIO_PCI_COMMON_MSIX_CONFIG, VIRTIO_PCI_NO_VECTOR);
+	mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_SELECT, 0);
+	/* 4.1.5.1.2: a vector the device cannot use reads back VIRTIO_PCI_NO_VECTOR. */
+	mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, (uint16_t)nvec);
+	vec = mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR);
+	check(vec == VIRTIO_PCI_NO_VECTOR, "%s: queue 0 refuses MSI-X vector %u of %u (reads %#x)", d->name,
 	      nvec, nvec, vec);
-	mmio_write16(c + CC_QUEUE_MSIX_VECTOR, 0);
-	vec = mmio_read16(c + CC_QUEUE_MSIX_VECTOR);
+	mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 0);
+	vec = mmio_read16(c + VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR);
 	if (!check(vec == 0, "%s: queue 0 takes MSI-X vector 0 (reads %#x)", d->name, vec))
 		return;
 
@@ -1051,7 +1026,7 @@ static void msix_checks(struct drive *d)
 	check(msix_irqs == 2 && !(mmio_read32(pba) & 1),
 	      "%s: unmasked: the pending message arrives, pending bit clear", d->name);
 
-	mmio_write16(c + CC_QUEUE_MSIX_VECTOR, NO_VECTOR);
+	mmio_write16(c + VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, VIRTIO_PCI_NO_VECTOR);
 	pci_write16(d->fn, d->msix_at + MSIX_CTRL, ctrl & ~MSIX_CTRL_ENABLE);
 }
 
@@ -1078,15 +1053,15 @@ static void pci_cfg_window(struct drive *d)
 
 	if (!at)
 		return;
-	pci_write8(d->fn, at + CAP_BAR, d->common_bar);
-	pci_write32(d->fn, at + CAP_OFFSET, d->common_off + CC_NUM_QUEUES);
-	pci_write32(d->fn, at + CAP_LENGTH, 2);
+	pci_write8(d->fn, at + VIRTIO_PCI_CAP_BAR, d->common_bar);
+	pci_write32(d->fn, at + VIRTIO_PCI_CAP_OFFSET, d->common_off + VIRTIO_PCI_COMMON_NUM_QUEUES);
+	pci_write32(d->fn, at + VIRTIO_PCI_CAP_LENGTH, 2);
 	nq = pci_read16(d->fn, at + 16);
-	pci_write8(d->fn, at + CAP_BAR, d->devcfg_bar);
-	pci_write32(d->fn, at + CAP_OFFSET, d->devcfg_off + BLK_CFG_CAPACITY);
-	pci_write32(d->fn, at + CAP_LENGTH, 4);
+	pci_write8(d->fn, at + VIRTIO_PCI_CAP_BAR, d->devcfg_bar);
+	pci_write32(d->fn, at + VIRTIO_PCI_CAP_OFFSET, d->devcfg_off + BLK_CFG_CAPACITY);
+	pci_write32(d->fn, at + VIRTIO_PCI_CAP_LENGTH, 4);
 	cap_lo = pci_read32(d->fn, at + 16);
-	check(nq == mmio_read16(d->common + CC_NUM_QUEUES) && cap_lo == (uint32_t)d->capacity,
+	check(nq == mmio_read16(d->common + VIRTIO_PCI_COMMON_NUM_QUEUES) && cap_lo == (uint32_t)d->capacity,
 	      "%s: through the configuration access window: num_queues %u, capacity %u", d->name,
 	      nq, cap_lo);
 }

@@ -14,6 +14,7 @@
 #include "devices/pci_host.h"
 #include "tests/unit/devices/test_platform.h"
 #include "virtio/virtio_pci.h"
+#include "virtio/virtio_pci_regs.h"
 #include "vmm/guest_mem.h"
 #include "vmm/log.h"
 #include "vmm/memory_map.h"
@@ -44,35 +45,6 @@
 #define CAP_ID_VENDOR  0x09
 #define MSIX_ENABLE    0x8000
 #define MSIX_MASKALL   0x4000
-
-/* virtio_pci_cap (virtio 1.x 4.1.4). */
-#define CFG_COMMON 1
-#define CFG_NOTIFY 2
-#define CFG_ISR    3
-#define CFG_DEVICE 4
-#define CFG_PCI    5
-#define CFG_TYPES  6
-
-/* The common configuration structure. */
-#define CC_DFSELECT    0x00
-#define CC_DF          0x04
-#define CC_GFSELECT    0x08
-#define CC_GF          0x0c
-#define CC_MSIX_CONFIG 0x10
-#define CC_NUM_QUEUES  0x12
-#define CC_STATUS      0x14
-#define CC_GENERATION  0x15
-#define CC_Q_SELECT    0x16
-#define CC_Q_SIZE      0x18
-#define CC_Q_MSIX      0x1a
-#define CC_Q_ENABLE    0x1c
-#define CC_Q_NOFF      0x1e
-#define CC_Q_DESC      0x20
-#define CC_Q_DRIVER    0x28
-#define CC_Q_DEVICE    0x30
-#define CC_LEN         0x38
-
-#define NO_VECTOR 0xffff
 
 #define S_ACK         1
 #define S_DRIVER      2
@@ -232,7 +204,7 @@ struct fixture {
 	struct fake_dev fake, other_fake;
 	uint16_t avail_idx;
 
-	struct vcap cap[CFG_TYPES];  /* by cfg_type; at == 0: not found */
+	struct vcap cap[VIRTIO_PCI_CAP_TYPES];  /* by cfg_type; at == 0: not found */
 	uint32_t notify_mult;
 	unsigned msix;               /* the MSI-X capability */
 	uint32_t msix_table, msix_pba;   /* their offsets in BAR 0 */
@@ -271,35 +243,36 @@ static void bar_wr(struct fixture *x, uint32_t off, unsigned size, uint64_t v)
 
 static uint64_t cc_rd(struct fixture *x, unsigned field, unsigned size)
 {
-	return bar_rd(x, x->cap[CFG_COMMON].offset + field, size);
+	return bar_rd(x, x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset + field, size);
 }
 
 static void cc_wr(struct fixture *x, unsigned field, unsigned size, uint64_t v)
 {
-	bar_wr(x, x->cap[CFG_COMMON].offset + field, size, v);
+	bar_wr(x, x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset + field, size, v);
 }
 
 static uint8_t isr_rd(struct fixture *x)
 {
-	return (uint8_t)bar_rd(x, x->cap[CFG_ISR].offset, 1);
+	return (uint8_t)bar_rd(x, x->cap[VIRTIO_PCI_CAP_ISR_CFG].offset, 1);
 }
 
 static uint64_t devcfg_rd(struct fixture *x, unsigned off, unsigned size)
 {
-	return bar_rd(x, x->cap[CFG_DEVICE].offset + off, size);
+	return bar_rd(x, x->cap[VIRTIO_PCI_CAP_DEVICE_CFG].offset + off, size);
 }
 
 static void devcfg_wr(struct fixture *x, unsigned off, unsigned size, uint64_t v)
 {
-	bar_wr(x, x->cap[CFG_DEVICE].offset + off, size, v);
+	bar_wr(x, x->cap[VIRTIO_PCI_CAP_DEVICE_CFG].offset + off, size, v);
 }
 
 /* Where the driver notifies queue q: the notify structure plus the
  * queue's notify offset times the multiplier. */
 static uint32_t notify_addr(struct fixture *x, unsigned q)
 {
-	cc_wr(x, CC_Q_SELECT, 2, q);
-	return x->cap[CFG_NOTIFY].offset + (uint32_t)cc_rd(x, CC_Q_NOFF, 2) * x->notify_mult;
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, q);
+	return x->cap[VIRTIO_PCI_CAP_NOTIFY_CFG].offset +
+	       (uint32_t)cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_NOTIFY_OFF, 2) * x->notify_mult;
 }
 
 static void notify(struct fixture *x, unsigned q)
@@ -342,20 +315,20 @@ static void find_caps(struct fixture *x)
 			assert_int_equal(x->msix, 0);
 			x->msix = at;
 		} else if (id == CAP_ID_VENDOR) {
-			unsigned type = cfg_rd(x, at + 3, 1);
+			unsigned type = cfg_rd(x, at + VIRTIO_PCI_CAP_CFG_TYPE, 1);
 			struct vcap *c;
 
-			assert_true(type >= 1 && type < CFG_TYPES);
+			assert_true(type >= 1 && type < VIRTIO_PCI_CAP_TYPES);
 			c = &x->cap[type];
 			assert_int_equal(c->at, 0);           /* one of each */
 			c->at = at;
-			c->cap_len = (uint8_t)cfg_rd(x, at + 2, 1);
-			c->bar = (uint8_t)cfg_rd(x, at + 4, 1);
-			c->offset = cfg_rd(x, at + 8, 4);
-			c->length = cfg_rd(x, at + 12, 4);
+			c->cap_len = (uint8_t)cfg_rd(x, at + VIRTIO_PCI_CAP_CFG_LEN, 1);
+			c->bar = (uint8_t)cfg_rd(x, at + VIRTIO_PCI_CAP_BAR, 1);
+			c->offset = cfg_rd(x, at + VIRTIO_PCI_CAP_OFFSET, 4);
+			c->length = cfg_rd(x, at + VIRTIO_PCI_CAP_LENGTH, 4);
 			assert_true(at + c->cap_len <= 0x100);
-			if (type == CFG_NOTIFY)
-				x->notify_mult = cfg_rd(x, at + 16, 4);
+			if (type == VIRTIO_PCI_CAP_NOTIFY_CFG)
+				x->notify_mult = cfg_rd(x, at + VIRTIO_PCI_CAP_NOTIFY_MULTIPLIER, 4);
 		} else {
 			fail_msg("unexpected capability 0x%02x at 0x%02x", id, at);
 		}
@@ -402,28 +375,28 @@ static int teardown(void **state)
 /* ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; the status read back. */
 static uint8_t negotiate(struct fixture *x, uint64_t features)
 {
-	cc_wr(x, CC_STATUS, 1, S_ACK);
-	cc_wr(x, CC_STATUS, 1, S_ACK | S_DRIVER);
-	cc_wr(x, CC_GFSELECT, 4, 0);
-	cc_wr(x, CC_GF, 4, (uint32_t)features);
-	cc_wr(x, CC_GFSELECT, 4, 1);
-	cc_wr(x, CC_GF, 4, (uint32_t)(features >> 32));
-	cc_wr(x, CC_STATUS, 1, S_ACK | S_DRIVER | S_FEATURES_OK);
-	return (uint8_t)cc_rd(x, CC_STATUS, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_ACK);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_ACK | S_DRIVER);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4, (uint32_t)features);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4, (uint32_t)(features >> 32));
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_ACK | S_DRIVER | S_FEATURES_OK);
+	return (uint8_t)cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1);
 }
 
 static void queue_setup(struct fixture *x, unsigned q, uint16_t size, uint64_t desc,
 			uint64_t avail, uint64_t used)
 {
-	cc_wr(x, CC_Q_SELECT, 2, q);
-	cc_wr(x, CC_Q_SIZE, 2, size);
-	cc_wr(x, CC_Q_DESC, 4, (uint32_t)desc);
-	cc_wr(x, CC_Q_DESC + 4, 4, (uint32_t)(desc >> 32));
-	cc_wr(x, CC_Q_DRIVER, 4, (uint32_t)avail);
-	cc_wr(x, CC_Q_DRIVER + 4, 4, (uint32_t)(avail >> 32));
-	cc_wr(x, CC_Q_DEVICE, 4, (uint32_t)used);
-	cc_wr(x, CC_Q_DEVICE + 4, 4, (uint32_t)(used >> 32));
-	cc_wr(x, CC_Q_ENABLE, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, q);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2, size);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 4, (uint32_t)desc);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC + 4, 4, (uint32_t)(desc >> 32));
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER, 4, (uint32_t)avail);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER + 4, 4, (uint32_t)(avail >> 32));
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DEVICE, 4, (uint32_t)used);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DEVICE + 4, 4, (uint32_t)(used >> 32));
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2, 1);
 }
 
 /* A device taken to DRIVER_OK with queue 0 of size 8 set up. */
@@ -431,9 +404,9 @@ static void bring_up(struct fixture *x)
 {
 	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 1);
-	cc_wr(x, CC_STATUS, 1, S_UP);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), S_UP);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_UP);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_UP);
 }
 
 static void *gpa(struct fixture *x, uint64_t a, uint64_t len)
@@ -522,28 +495,28 @@ static void capabilities(void **state)
 	struct fixture *x = *state;
 	uint16_t ctrl = (uint16_t)cfg_rd(x, x->msix + 2, 2);
 
-	for (unsigned t = CFG_COMMON; t <= CFG_PCI; t++) {
+	for (unsigned t = VIRTIO_PCI_CAP_COMMON_CFG; t <= VIRTIO_PCI_CAP_PCI_CFG; t++) {
 		const struct vcap *c = &x->cap[t];
 
 		assert_int_not_equal(c->at, 0);
 		assert_int_equal(c->bar, 0);
-		assert_int_equal(c->cap_len, t == CFG_NOTIFY || t == CFG_PCI ? 20 : 16);
+		assert_int_equal(c->cap_len, t == VIRTIO_PCI_CAP_NOTIFY_CFG || t == VIRTIO_PCI_CAP_PCI_CFG ? 20 : 16);
 		/* Each structure inside BAR 0. */
 		assert_true(c->offset + c->length <= VIRTIO_PCI_BAR_SIZE);
 	}
-	assert_true(x->cap[CFG_COMMON].length >= CC_LEN);
-	assert_true(x->cap[CFG_ISR].length >= 1);
-	assert_int_equal(x->cap[CFG_DEVICE].length, FAKE_CONFIG);
+	assert_true(x->cap[VIRTIO_PCI_CAP_COMMON_CFG].length >= VIRTIO_PCI_COMMON_SIZE);
+	assert_true(x->cap[VIRTIO_PCI_CAP_ISR_CFG].length >= 1);
+	assert_int_equal(x->cap[VIRTIO_PCI_CAP_DEVICE_CFG].length, FAKE_CONFIG);
 	/* Every queue's notify address fits the notify structure. */
 	assert_int_equal(x->notify_mult, VIRTIO_PCI_NOTIFY_MULTIPLIER);
 	for (unsigned q = 0; q < FAKE_QUEUES; q++) {
-		cc_wr(x, CC_Q_SELECT, 2, q);
-		assert_true(cc_rd(x, CC_Q_NOFF, 2) * x->notify_mult + 2 <=
-			    x->cap[CFG_NOTIFY].length);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, q);
+		assert_true(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_NOTIFY_OFF, 2) * x->notify_mult + 2 <=
+			    x->cap[VIRTIO_PCI_CAP_NOTIFY_CFG].length);
 	}
 	/* The PCI configuration access capability starts out naming nothing. */
-	assert_int_equal(x->cap[CFG_PCI].offset, 0);
-	assert_int_equal(x->cap[CFG_PCI].length, 0);
+	assert_int_equal(x->cap[VIRTIO_PCI_CAP_PCI_CFG].offset, 0);
+	assert_int_equal(x->cap[VIRTIO_PCI_CAP_PCI_CFG].length, 0);
 
 	/* MSI-X: one entry per queue and one for configuration changes,
 	 * table and pending bits in BAR 0 (BIR 0), disabled. */
@@ -554,12 +527,14 @@ static void capabilities(void **state)
 	assert_true(x->msix_pba + 8 <= VIRTIO_PCI_BAR_SIZE);
 
 	/* The virtio capabilities are read-only to the driver. */
-	cfg_wr(x, x->cap[CFG_COMMON].at + 8, 4, 0x1234);
-	cfg_wr(x, x->cap[CFG_NOTIFY].at + 16, 4, 1);
-	cfg_wr(x, x->cap[CFG_ISR].at + 4, 1, 3);
-	assert_int_equal(cfg_rd(x, x->cap[CFG_COMMON].at + 8, 4), x->cap[CFG_COMMON].offset);
-	assert_int_equal(cfg_rd(x, x->cap[CFG_NOTIFY].at + 16, 4), VIRTIO_PCI_NOTIFY_MULTIPLIER);
-	assert_int_equal(cfg_rd(x, x->cap[CFG_ISR].at + 4, 1), 0);
+	cfg_wr(x, x->cap[VIRTIO_PCI_CAP_COMMON_CFG].at + 8, 4, 0x1234);
+	cfg_wr(x, x->cap[VIRTIO_PCI_CAP_NOTIFY_CFG].at + VIRTIO_PCI_CAP_NOTIFY_MULTIPLIER, 4, 1);
+	cfg_wr(x, x->cap[VIRTIO_PCI_CAP_ISR_CFG].at + 4, 1, 3);
+	assert_int_equal(cfg_rd(x, x->cap[VIRTIO_PCI_CAP_COMMON_CFG].at + VIRTIO_PCI_CAP_OFFSET, 4),
+			 x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset);
+	assert_int_equal(cfg_rd(x, x->cap[VIRTIO_PCI_CAP_NOTIFY_CFG].at + VIRTIO_PCI_CAP_NOTIFY_MULTIPLIER, 4),
+			 VIRTIO_PCI_NOTIFY_MULTIPLIER);
+	assert_int_equal(cfg_rd(x, x->cap[VIRTIO_PCI_CAP_ISR_CFG].at + 4, 1), 0);
 	/* So are the MSI-X table size and locations. */
 	cfg_wr(x, x->msix + 2, 2, 0x07ff);
 	cfg_wr(x, x->msix + 4, 4, 0x1000);
@@ -574,47 +549,47 @@ static void features(void **state)
 	struct fixture *x = *state;
 	uint64_t offered;
 
-	cc_wr(x, CC_DFSELECT, 4, 0);
-	offered = cc_rd(x, CC_DF, 4);
-	cc_wr(x, CC_DFSELECT, 4, 1);
-	assert_int_equal(cc_rd(x, CC_DFSELECT, 4), 1);
-	offered |= cc_rd(x, CC_DF, 4) << 32;
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 0);
+	offered = cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4), 1);
+	offered |= cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4) << 32;
 	assert_int_equal(offered, FAKE_FEATURES | VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX) |
 				  (1ull << VIRTIO_F_INDIRECT_DESC));
-	cc_wr(x, CC_DFSELECT, 4, 2);
-	assert_int_equal(cc_rd(x, CC_DF, 4), 0);
-	cc_wr(x, CC_DFSELECT, 4, 0xffffffff);
-	assert_int_equal(cc_rd(x, CC_DF, 4), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 2);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 0xffffffff);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4), 0);
 	/* The offer is read-only. */
-	cc_wr(x, CC_DFSELECT, 4, 0);
-	cc_wr(x, CC_DF, 4, 0);
-	assert_int_equal(cc_rd(x, CC_DF, 4), (uint32_t)offered);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4, 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4), (uint32_t)offered);
 
 	/* Without VERSION_1 (a legacy driver): refused. */
 	assert_int_equal(negotiate(x, 1ull << 5), S_ACK | S_DRIVER);
 	/* Not offered: refused. */
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 6)), S_ACK | S_DRIVER);
 	/* DRIVER_OK without FEATURES_OK: ignored. */
-	cc_wr(x, CC_STATUS, 1, S_ACK | S_DRIVER | S_DRIVER_OK);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), S_ACK | S_DRIVER);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_ACK | S_DRIVER | S_DRIVER_OK);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_ACK | S_DRIVER);
 	assert_int_equal(x->fake.activations, 0);
 
 	/* The right set is taken, and the driver's words read back. */
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 35) | (1ull << 5)),
 			 S_ACK | S_DRIVER | S_FEATURES_OK);
 	assert_int_equal(x->dev->features_acked, VERSION_1 | (1ull << 35) | (1ull << 5));
-	cc_wr(x, CC_GFSELECT, 4, 0);
-	assert_int_equal(cc_rd(x, CC_GF, 4), 1u << 5);
-	cc_wr(x, CC_GFSELECT, 4, 1);
-	assert_int_equal(cc_rd(x, CC_GFSELECT, 4), 1);
-	assert_int_equal(cc_rd(x, CC_GF, 4), 0x9);
-	cc_wr(x, CC_GFSELECT, 4, 2);
-	assert_int_equal(cc_rd(x, CC_GF, 4), 0);
-	cc_wr(x, CC_GFSELECT, 4, 7);
-	assert_int_equal(cc_rd(x, CC_GF, 4), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 1u << 5);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 0x9);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 2);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 7);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 0);
 	/* After FEATURES_OK they are final. */
-	cc_wr(x, CC_GFSELECT, 4, 0);
-	cc_wr(x, CC_GF, 4, 0xffffffff);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4, 0xffffffff);
 	assert_int_equal(x->dev->features_acked, VERSION_1 | (1ull << 35) | (1ull << 5));
 }
 
@@ -625,58 +600,58 @@ static void queue_registers(void **state)
 	struct fixture *x = *state;
 	struct virtq *vq = &x->dev->vq[1];
 
-	assert_int_equal(cc_rd(x, CC_NUM_QUEUES, 2), FAKE_QUEUES);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_NUM_QUEUES, 2), FAKE_QUEUES);
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX)),
 			 S_ACK | S_DRIVER | S_FEATURES_OK);
 	/* Sizes start at the maximum; each queue its own notify offset. */
 	for (unsigned q = 0; q < FAKE_QUEUES; q++) {
-		cc_wr(x, CC_Q_SELECT, 2, q);
-		assert_int_equal(cc_rd(x, CC_Q_SELECT, 2), q);
-		assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), FAKE_MAX_SIZE);
-		assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 0);
-		assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), NO_VECTOR);
-		assert_int_equal(cc_rd(x, CC_Q_DESC, 8), 0);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, q);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2), q);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), FAKE_MAX_SIZE);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 0);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), VIRTIO_PCI_NO_VECTOR);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 8), 0);
 	}
 	assert_int_not_equal(notify_addr(x, 0), notify_addr(x, 1));
 	/* A queue the device does not have: size 0, nothing takes. */
-	cc_wr(x, CC_Q_SELECT, 2, FAKE_QUEUES);
-	assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), 0);
-	cc_wr(x, CC_Q_SIZE, 2, 4);
-	cc_wr(x, CC_Q_DESC, 4, 0x1000);
-	cc_wr(x, CC_Q_ENABLE, 2, 1);
-	assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), 0);
-	assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 0);
-	assert_int_equal(cc_rd(x, CC_Q_DESC, 8), 0);
-	cc_wr(x, CC_Q_SELECT, 2, 0xffff);
-	assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, FAKE_QUEUES);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2, 4);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 4, 0x1000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2, 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 8), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 0xffff);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), 0);
 
 	/* 64-bit addresses written as halves, read whole or in halves. */
-	cc_wr(x, CC_Q_SELECT, 2, 1);
-	cc_wr(x, CC_Q_DESC, 4, 0x23456000);
-	cc_wr(x, CC_Q_DESC + 4, 4, 0x1);
-	assert_int_equal(cc_rd(x, CC_Q_DESC, 8), 0x123456000ull);
-	assert_int_equal(cc_rd(x, CC_Q_DESC + 4, 4), 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 4, 0x23456000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC + 4, 4, 0x1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 8), 0x123456000ull);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DESC + 4, 4), 1);
 	assert_int_equal(vq->desc_gpa, 0x123456000ull);
 	/* ... or whole. */
-	cc_wr(x, CC_Q_DRIVER, 8, 0xabcdef0012345678ull);
-	assert_int_equal(cc_rd(x, CC_Q_DRIVER, 8), 0xabcdef0012345678ull);
-	assert_int_equal(cc_rd(x, CC_Q_DRIVER, 4), 0x12345678);
-	cc_wr(x, CC_Q_DRIVER + 4, 4, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER, 8, 0xabcdef0012345678ull);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER, 8), 0xabcdef0012345678ull);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER, 4), 0x12345678);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER + 4, 4, 0);
 	assert_int_equal(vq->avail_gpa, 0x12345678ull);
 	/* The other queue was not touched. */
 	assert_int_equal(x->dev->vq[0].desc_gpa, 0);
 
 	/* 0x123456000 is past the 16 MiB of RAM: enabling refuses. */
 	queue_setup(x, 1, 4, 0x123456000ull, AVAIL_GPA, USED_GPA);
-	assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 0);
-	assert_true(cc_rd(x, CC_STATUS, 1) & S_NEEDS_RESET);
-	cc_wr(x, CC_STATUS, 1, 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 0);
+	assert_true(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1) & S_NEEDS_RESET);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, 0);
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX)),
 			 S_ACK | S_DRIVER | S_FEATURES_OK);
 
 	queue_setup(x, 1, 4, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 1);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), S_ACK | S_DRIVER | S_FEATURES_OK);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	assert_true(vq->ready);
 	assert_int_equal(vq->size, 4);
 	assert_int_equal(vq->desc_gpa, DESC_GPA);
@@ -685,13 +660,13 @@ static void queue_registers(void **state)
 	assert_true(vq->event_idx);
 	/* Once enabled, the layout is fixed; writing 0 to enable is not a
 	 * way out (only a reset is). */
-	cc_wr(x, CC_Q_SIZE, 2, 8);
-	cc_wr(x, CC_Q_DESC, 4, 0x5000);
-	cc_wr(x, CC_Q_DRIVER + 4, 4, 1);
-	cc_wr(x, CC_Q_DEVICE, 8, 0x7000);
-	cc_wr(x, CC_Q_ENABLE, 2, 0);
-	assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), 4);
-	assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2, 8);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 4, 0x5000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER + 4, 4, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DEVICE, 8, 0x7000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2, 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), 4);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 1);
 	assert_int_equal(vq->desc_gpa, DESC_GPA);
 	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
 	assert_int_equal(vq->used_gpa, USED_GPA);
@@ -704,25 +679,25 @@ static void queue_bad_sizes(void **state)
 	static const uint16_t bad[] = { 0, 3, 12, FAKE_MAX_SIZE * 2, 0x8000, 0xffff };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		cc_wr(x, CC_STATUS, 1, 0);
+		cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, 0);
 		assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
-		cc_wr(x, CC_Q_SELECT, 2, 0);
-		cc_wr(x, CC_Q_SIZE, 2, bad[i]);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 0);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2, bad[i]);
 		/* Not a size the ring can have: it reads back as none. */
-		assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), 0);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), 0);
 		queue_setup(x, 0, bad[i], DESC_GPA, AVAIL_GPA, USED_GPA);
-		assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 0);
-		assert_int_equal(cc_rd(x, CC_STATUS, 1),
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 0);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1),
 				 S_ACK | S_DRIVER | S_FEATURES_OK | S_NEEDS_RESET);
 	}
 	/* Every power of two up to the maximum is a size. */
 	for (unsigned size = 1; size <= FAKE_MAX_SIZE; size *= 2) {
-		cc_wr(x, CC_STATUS, 1, 0);
-		cc_wr(x, CC_Q_SIZE, 2, size);
-		assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), size);
+		cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, 0);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2, size);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), size);
 	}
 	queue_setup(x, 0, 2, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 1);
 	assert_int_equal(x->dev->vq[0].size, 2);
 }
 
@@ -740,7 +715,7 @@ static void notifications(void **state)
 	bar_wr(x, n0, 2, 0);
 	assert_int_equal(x->fake.notified[0], 0);
 	/* DRIVER_OK: each ready queue looked at once. */
-	cc_wr(x, CC_STATUS, 1, S_UP);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_UP);
 	assert_int_equal(x->fake.activations, 1);
 	assert_int_equal(x->fake.notified[0], 1);
 	assert_int_equal(x->fake.notified[1], 1);
@@ -761,8 +736,8 @@ static void notifications(void **state)
 	bar_wr(x, n0, 8, 0);
 	bar_wr(x, n0 + 1, 2, 0);
 	bar_wr(x, n0 + 2, 2, 0);
-	bar_wr(x, x->cap[CFG_NOTIFY].offset + FAKE_QUEUES * x->notify_mult, 2, FAKE_QUEUES);
-	bar_wr(x, x->cap[CFG_NOTIFY].offset + 0xffc, 4, 0);
+	bar_wr(x, x->cap[VIRTIO_PCI_CAP_NOTIFY_CFG].offset + FAKE_QUEUES * x->notify_mult, 2, FAKE_QUEUES);
+	bar_wr(x, x->cap[VIRTIO_PCI_CAP_NOTIFY_CFG].offset + 0xffc, 4, 0);
 	assert_int_equal(x->fake.notified[0], 4);
 	assert_int_equal(x->fake.notified[1], 2);
 	/* The notify area reads as nothing. */
@@ -775,32 +750,32 @@ static void reset_restores(void **state)
 
 	x->fake.serve = true;
 	bring_up(x);
-	cc_wr(x, CC_MSIX_CONFIG, 2, 0);
-	cc_wr(x, CC_Q_SELECT, 2, 0);
-	cc_wr(x, CC_Q_MSIX, 2, 1);
-	cc_wr(x, CC_Q_SELECT, 2, 1);
-	cc_wr(x, CC_Q_SIZE, 2, 4);
-	cc_wr(x, CC_Q_MSIX, 2, 2);
-	cc_wr(x, CC_DFSELECT, 4, 1);
-	cc_wr(x, CC_GFSELECT, 4, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2, 4);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, 2);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 1);
 	complete_one(x);
 	assert_true(x->f->irq[GSI]);
-	cc_wr(x, CC_Q_SELECT, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 1);
 
-	cc_wr(x, CC_STATUS, 1, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, 0);
 	assert_int_equal(x->fake.resets, 1);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), 0);
 	/* Selectors back to 0, no vectors, sizes at the maximum again. */
-	assert_int_equal(cc_rd(x, CC_DFSELECT, 4), 0);
-	assert_int_equal(cc_rd(x, CC_GFSELECT, 4), 0);
-	assert_int_equal(cc_rd(x, CC_Q_SELECT, 2), 0);
-	assert_int_equal(cc_rd(x, CC_MSIX_CONFIG, 2), NO_VECTOR);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2), VIRTIO_PCI_NO_VECTOR);
 	for (unsigned q = 0; q < FAKE_QUEUES; q++) {
-		cc_wr(x, CC_Q_SELECT, 2, q);
-		assert_int_equal(cc_rd(x, CC_Q_SIZE, 2), FAKE_MAX_SIZE);
-		assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), NO_VECTOR);
-		assert_int_equal(cc_rd(x, CC_Q_ENABLE, 2), 0);
-		assert_int_equal(cc_rd(x, CC_Q_DESC, 8), 0);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, q);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), FAKE_MAX_SIZE);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), VIRTIO_PCI_NO_VECTOR);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 0);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 8), 0);
 		assert_false(x->dev->vq[q].ready);
 	}
 	assert_int_equal(x->dev->features_acked, 0);
@@ -820,14 +795,14 @@ static void config_generation(void **state)
 {
 	struct fixture *x = *state;
 
-	assert_int_equal(cc_rd(x, CC_GENERATION, 1), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_CONFIG_GENERATION, 1), 0);
 	config_changed(x);
-	assert_int_equal(cc_rd(x, CC_GENERATION, 1), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_CONFIG_GENERATION, 1), 1);
 	config_changed(x);
-	assert_int_equal(cc_rd(x, CC_GENERATION, 1), 2);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_CONFIG_GENERATION, 1), 2);
 	/* Read-only. */
-	cc_wr(x, CC_GENERATION, 1, 0);
-	assert_int_equal(cc_rd(x, CC_GENERATION, 1), 2);
+	cc_wr(x, VIRTIO_PCI_COMMON_CONFIG_GENERATION, 1, 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_CONFIG_GENERATION, 1), 2);
 	/* Before DRIVER_OK no configuration interrupt (2.1). */
 	assert_false(x->f->irq[GSI]);
 	assert_int_equal(isr_rd(x), 0);
@@ -885,7 +860,7 @@ static void intx(void **state)
 	assert_true(x->f->irq[GSI]);
 	assert_true(cfg_rd(x, REG_STATUS, 2) & STATUS_INTERRUPT);
 	/* The ISR is read-only: writing it acknowledges nothing. */
-	bar_wr(x, x->cap[CFG_ISR].offset, 1, 0xff);
+	bar_wr(x, x->cap[VIRTIO_PCI_CAP_ISR_CFG].offset, 1, 0xff);
 	assert_true(x->f->irq[GSI]);
 	/* Reading acknowledges: the line drops, the bit clears. */
 	assert_int_equal(isr_rd(x), 1);
@@ -902,11 +877,11 @@ static void intx(void **state)
 	/* Both at once, taken by one read. */
 	complete_one(x);
 	config_changed(x);
-	assert_int_equal(bar_rd(x, x->cap[CFG_ISR].offset, 4), 3);
+	assert_int_equal(bar_rd(x, x->cap[VIRTIO_PCI_CAP_ISR_CFG].offset, 4), 3);
 	assert_false(x->f->irq[GSI]);
 	/* Bytes past the ISR read 0 and acknowledge nothing. */
 	complete_one(x);
-	assert_int_equal(bar_rd(x, x->cap[CFG_ISR].offset + 1, 1), 0);
+	assert_int_equal(bar_rd(x, x->cap[VIRTIO_PCI_CAP_ISR_CFG].offset + 1, 1), 0);
 	assert_true(x->f->irq[GSI]);
 	assert_int_equal(isr_rd(x), 1);
 }
@@ -951,10 +926,10 @@ static void msix_bring_up(struct fixture *x, bool masked)
 	msix_control(x, MSIX_ENABLE);
 	for (unsigned n = 0; n < MSIX_ENTRIES; n++)
 		msix_program(x, n, MSG_ADDR(n), MSG_DATA(n), masked);
-	cc_wr(x, CC_MSIX_CONFIG, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2, 0);
 	for (unsigned q = 0; q < FAKE_QUEUES; q++) {
-		cc_wr(x, CC_Q_SELECT, 2, q);
-		cc_wr(x, CC_Q_MSIX, 2, q + 1);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, q);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, q + 1);
 	}
 	x->fake.serve = true;
 	bring_up(x);
@@ -988,32 +963,32 @@ static void msix_vectors(void **state)
 {
 	struct fixture *x = *state;
 
-	/* Entries the table has read back; others are refused as NO_VECTOR. */
+	/* Entries the table has read back; others are refused as VIRTIO_PCI_NO_VECTOR. */
 	for (unsigned n = 0; n < MSIX_ENTRIES; n++) {
-		cc_wr(x, CC_MSIX_CONFIG, 2, n);
-		assert_int_equal(cc_rd(x, CC_MSIX_CONFIG, 2), n);
-		cc_wr(x, CC_Q_SELECT, 2, 1);
-		cc_wr(x, CC_Q_MSIX, 2, n);
-		assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), n);
+		cc_wr(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2, n);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2), n);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 1);
+		cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, n);
+		assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), n);
 	}
-	cc_wr(x, CC_MSIX_CONFIG, 2, MSIX_ENTRIES);
-	assert_int_equal(cc_rd(x, CC_MSIX_CONFIG, 2), NO_VECTOR);
-	cc_wr(x, CC_Q_MSIX, 2, MSIX_ENTRIES);
-	assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), NO_VECTOR);
-	cc_wr(x, CC_Q_MSIX, 2, 1);
-	cc_wr(x, CC_Q_MSIX, 2, 0x7ff);
-	assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), NO_VECTOR);
-	cc_wr(x, CC_Q_MSIX, 2, NO_VECTOR);
-	assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), NO_VECTOR);
+	cc_wr(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2, MSIX_ENTRIES);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2), VIRTIO_PCI_NO_VECTOR);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, MSIX_ENTRIES);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), VIRTIO_PCI_NO_VECTOR);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, 0x7ff);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), VIRTIO_PCI_NO_VECTOR);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, VIRTIO_PCI_NO_VECTOR);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), VIRTIO_PCI_NO_VECTOR);
 	/* A write for a queue the device does not have lands nowhere. */
-	cc_wr(x, CC_Q_SELECT, 2, FAKE_QUEUES);
-	cc_wr(x, CC_Q_MSIX, 2, 0);
-	cc_wr(x, CC_Q_SELECT, 2, 0xffff);
-	cc_wr(x, CC_Q_MSIX, 2, 0);
-	cc_wr(x, CC_Q_SELECT, 2, 0);
-	assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), NO_VECTOR);
-	cc_wr(x, CC_Q_SELECT, 2, 1);
-	assert_int_equal(cc_rd(x, CC_Q_MSIX, 2), NO_VECTOR);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, FAKE_QUEUES);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 0xffff);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), VIRTIO_PCI_NO_VECTOR);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2), VIRTIO_PCI_NO_VECTOR);
 }
 
 static void msix_delivery(void **state)
@@ -1042,9 +1017,9 @@ static void msix_delivery(void **state)
 	assert_int_equal(x->f->msi[2].address, 0x0000000500001000ull);
 	assert_int_equal(x->f->msi[2].data, 0x1234);
 
-	/* A queue whose vector is NO_VECTOR sends nothing. */
-	cc_wr(x, CC_Q_SELECT, 2, 0);
-	cc_wr(x, CC_Q_MSIX, 2, NO_VECTOR);
+	/* A queue whose vector is VIRTIO_PCI_NO_VECTOR sends nothing. */
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_MSIX_VECTOR, 2, VIRTIO_PCI_NO_VECTOR);
 	complete_one(x);
 	assert_int_equal(x->f->msi_calls, 3);
 	assert_false(x->f->irq[GSI]);
@@ -1176,7 +1151,7 @@ static void msix_table_accesses(void **state)
 
 static void pci_cfg_window_set(struct fixture *x, uint8_t bar, uint32_t offset, uint32_t length)
 {
-	unsigned at = x->cap[CFG_PCI].at;
+	unsigned at = x->cap[VIRTIO_PCI_CAP_PCI_CFG].at;
 
 	cfg_wr(x, at + 4, 1, bar);
 	cfg_wr(x, at + 8, 4, offset);
@@ -1185,53 +1160,53 @@ static void pci_cfg_window_set(struct fixture *x, uint8_t bar, uint32_t offset, 
 
 static uint32_t pci_cfg_data_rd(struct fixture *x, unsigned size)
 {
-	return cfg_rd(x, x->cap[CFG_PCI].at + 16, size);
+	return cfg_rd(x, x->cap[VIRTIO_PCI_CAP_PCI_CFG].at + VIRTIO_PCI_CAP_PCI_CFG_DATA, size);
 }
 
 static void pci_cfg_data_wr(struct fixture *x, unsigned size, uint32_t v)
 {
-	cfg_wr(x, x->cap[CFG_PCI].at + 16, size, v);
+	cfg_wr(x, x->cap[VIRTIO_PCI_CAP_PCI_CFG].at + VIRTIO_PCI_CAP_PCI_CFG_DATA, size, v);
 }
 
 static void pci_cfg_access(void **state)
 {
 	struct fixture *x = *state;
-	const uint32_t common = x->cap[CFG_COMMON].offset;
-	unsigned at = x->cap[CFG_PCI].at;
+	const uint32_t common = x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset;
+	unsigned at = x->cap[VIRTIO_PCI_CAP_PCI_CFG].at;
 
 	/* The window's fields are the driver's. */
-	pci_cfg_window_set(x, 0, common + CC_NUM_QUEUES, 2);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_NUM_QUEUES, 2);
 	assert_int_equal(cfg_rd(x, at + 4, 1), 0);
-	assert_int_equal(cfg_rd(x, at + 8, 4), common + CC_NUM_QUEUES);
+	assert_int_equal(cfg_rd(x, at + 8, 4), common + VIRTIO_PCI_COMMON_NUM_QUEUES);
 	assert_int_equal(cfg_rd(x, at + 12, 4), 2);
 	assert_int_equal(pci_cfg_data_rd(x, 4), FAKE_QUEUES);
 	assert_int_equal(pci_cfg_data_rd(x, 2), FAKE_QUEUES);
 
 	/* Writes reach the common configuration as BAR writes would. */
-	pci_cfg_window_set(x, 0, common + CC_Q_SELECT, 2);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_QUEUE_SELECT, 2);
 	pci_cfg_data_wr(x, 4, 0xffff0001);
-	assert_int_equal(cc_rd(x, CC_Q_SELECT, 2), 1);
-	pci_cfg_window_set(x, 0, common + CC_STATUS, 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2), 1);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_DEVICE_STATUS, 1);
 	pci_cfg_data_wr(x, 1, S_ACK);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), S_ACK);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_ACK);
 	assert_int_equal(pci_cfg_data_rd(x, 1), S_ACK);
-	pci_cfg_window_set(x, 0, common + CC_DFSELECT, 4);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4);
 	pci_cfg_data_wr(x, 4, 1);
-	pci_cfg_window_set(x, 0, common + CC_DF, 4);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4);
 	assert_int_equal(pci_cfg_data_rd(x, 4), (uint32_t)(VERSION_1 >> 32) | (FAKE_FEATURES >> 32));
 
 	/* And they work with the BAR not decoding (that is their point). */
 	cfg_wr(x, REG_COMMAND, 2, 0);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), 0xff);         /* nobody there */
-	pci_cfg_window_set(x, 0, common + CC_STATUS, 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), 0xff);         /* nobody there */
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_DEVICE_STATUS, 1);
 	pci_cfg_data_wr(x, 1, S_ACK | S_DRIVER);
 	assert_int_equal(pci_cfg_data_rd(x, 1), S_ACK | S_DRIVER);
 	cfg_wr(x, REG_COMMAND, 2, CMD_MEMORY);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), S_ACK | S_DRIVER);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_ACK | S_DRIVER);
 
 	/* The device configuration, the same way. */
 	x->fake.config[4] = 0x5a;
-	pci_cfg_window_set(x, 0, x->cap[CFG_DEVICE].offset + 4, 1);
+	pci_cfg_window_set(x, 0, x->cap[VIRTIO_PCI_CAP_DEVICE_CFG].offset + 4, 1);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0x5a);
 	pci_cfg_data_wr(x, 1, 0xa5);
 	assert_int_equal(x->fake.config[4], 0xa5);
@@ -1240,52 +1215,52 @@ static void pci_cfg_access(void **state)
 static void pci_cfg_access_refused(void **state)
 {
 	struct fixture *x = *state;
-	const uint32_t common = x->cap[CFG_COMMON].offset;
-	unsigned at = x->cap[CFG_PCI].at;
+	const uint32_t common = x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset;
+	unsigned at = x->cap[VIRTIO_PCI_CAP_PCI_CFG].at;
 
-	cc_wr(x, CC_Q_SELECT, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 1);
 	/* Lengths other than 1, 2, 4; offsets not aligned to the length;
 	 * a BAR other than 0; past the BAR. */
-	pci_cfg_window_set(x, 0, common + CC_Q_SIZE, 3);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_QUEUE_SIZE, 3);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
-	pci_cfg_window_set(x, 0, common + CC_Q_SELECT, 3);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_QUEUE_SELECT, 3);
 	pci_cfg_data_wr(x, 4, 0);
-	pci_cfg_window_set(x, 0, common + CC_Q_SELECT, 0);
-	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
-	pci_cfg_data_wr(x, 4, 0);
-	pci_cfg_window_set(x, 0, common + CC_Q_SELECT, 8);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_QUEUE_SELECT, 0);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
 	pci_cfg_data_wr(x, 4, 0);
-	pci_cfg_window_set(x, 0, common + CC_NUM_QUEUES - 1, 2);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_QUEUE_SELECT, 8);
+	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
+	pci_cfg_data_wr(x, 4, 0);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_NUM_QUEUES - 1, 2);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
 	x->fake.config[1] = 0x11;
 	x->fake.config[2] = 0x22;
-	pci_cfg_window_set(x, 0, x->cap[CFG_DEVICE].offset + 1, 2);
+	pci_cfg_window_set(x, 0, x->cap[VIRTIO_PCI_CAP_DEVICE_CFG].offset + 1, 2);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
 	pci_cfg_data_wr(x, 4, 0);
 	assert_int_equal(x->fake.config[1], 0x11);
 	assert_int_equal(x->fake.config[2], 0x22);
-	pci_cfg_window_set(x, 1, common + CC_NUM_QUEUES, 2);
+	pci_cfg_window_set(x, 1, common + VIRTIO_PCI_COMMON_NUM_QUEUES, 2);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
-	pci_cfg_window_set(x, 1, common + CC_Q_SELECT, 2);
+	pci_cfg_window_set(x, 1, common + VIRTIO_PCI_COMMON_QUEUE_SELECT, 2);
 	pci_cfg_data_wr(x, 4, 0);
 	pci_cfg_window_set(x, 0, VIRTIO_PCI_BAR_SIZE, 4);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
 	pci_cfg_window_set(x, 0, 0xfffffffc, 4);
 	assert_int_equal(pci_cfg_data_rd(x, 4), 0);
 	pci_cfg_data_wr(x, 4, 0);
-	assert_int_equal(cc_rd(x, CC_Q_SELECT, 2), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2), 1);
 
 	/* Only the whole data field, at its place, is an access: narrower
 	 * than the window or offset into the field is not. */
-	pci_cfg_window_set(x, 0, common + CC_Q_SELECT, 2);
+	pci_cfg_window_set(x, 0, common + VIRTIO_PCI_COMMON_QUEUE_SELECT, 2);
 	assert_int_equal(pci_cfg_data_rd(x, 1), 0);
 	assert_int_equal(cfg_rd(x, at + 17, 1), 0);
 	assert_int_equal(cfg_rd(x, at + 18, 2), 0);
 	pci_cfg_data_wr(x, 1, 0);
 	cfg_wr(x, at + 18, 2, 0);
 	cfg_wr(x, at + 17, 1, 0);
-	assert_int_equal(cc_rd(x, CC_Q_SELECT, 2), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2), 1);
 	assert_int_equal(pci_cfg_data_rd(x, 2), 1);
 }
 
@@ -1295,54 +1270,54 @@ static void common_bad_widths(void **state)
 {
 	struct fixture *x = *state;
 
-	cc_wr(x, CC_Q_SELECT, 2, 1);
-	cc_wr(x, CC_DFSELECT, 4, 1);
-	cc_wr(x, CC_MSIX_CONFIG, 2, 1);
-	cc_wr(x, CC_Q_DESC, 8, 0x1000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2, 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 8, 0x1000);
 
 	/* Each field takes its own width at its own offset only. */
-	cc_wr(x, CC_Q_SELECT, 1, 0);
-	cc_wr(x, CC_Q_SELECT, 4, 0);
-	cc_wr(x, CC_Q_SELECT + 1, 1, 0);
-	cc_wr(x, CC_DFSELECT, 2, 0);
-	cc_wr(x, CC_DFSELECT, 8, 0);
-	cc_wr(x, CC_DFSELECT + 2, 2, 0);
-	cc_wr(x, CC_MSIX_CONFIG, 4, 0);         /* would also hit num_queues */
-	cc_wr(x, CC_MSIX_CONFIG, 1, 0);
-	cc_wr(x, CC_STATUS, 2, S_ACK);          /* would also hit the generation */
-	cc_wr(x, CC_STATUS, 4, S_ACK);
-	assert_int_equal(cc_rd(x, CC_Q_SELECT, 2), 1);
-	assert_int_equal(cc_rd(x, CC_DFSELECT, 4), 1);
-	assert_int_equal(cc_rd(x, CC_MSIX_CONFIG, 2), 1);
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 1, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 4, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT + 1, 1, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 8, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT + 2, 2, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 4, 0);         /* would also hit num_queues */
+	cc_wr(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 1, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 2, S_ACK);          /* would also hit the generation */
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 4, S_ACK);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 2), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), 0);
 	/* The addresses: 32 bits at each half or 64 bits whole. */
-	cc_wr(x, CC_Q_DESC, 2, 0x2000);
-	cc_wr(x, CC_Q_DESC, 1, 0x20);
-	cc_wr(x, CC_Q_DESC + 2, 4, 0x2000);
-	cc_wr(x, CC_Q_DESC + 4, 8, 0x2000);
-	cc_wr(x, CC_Q_DEVICE + 4, 8, 0x2000);
-	assert_int_equal(cc_rd(x, CC_Q_DESC, 8), 0x1000);
-	assert_int_equal(cc_rd(x, CC_Q_DEVICE, 8), 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 2, 0x2000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 1, 0x20);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC + 2, 4, 0x2000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC + 4, 8, 0x2000);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DEVICE + 4, 8, 0x2000);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 8), 0x1000);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DEVICE, 8), 0);
 
 	/* Read-only fields. */
-	cc_wr(x, CC_DF, 4, 0);
-	cc_wr(x, CC_NUM_QUEUES, 2, 7);
-	cc_wr(x, CC_Q_NOFF, 2, 7);
-	assert_int_equal(cc_rd(x, CC_NUM_QUEUES, 2), FAKE_QUEUES);
-	assert_int_equal(cc_rd(x, CC_Q_NOFF, 2), 1);
+	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4, 0);
+	cc_wr(x, VIRTIO_PCI_COMMON_NUM_QUEUES, 2, 7);
+	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_NOTIFY_OFF, 2, 7);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_NUM_QUEUES, 2), FAKE_QUEUES);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_NOTIFY_OFF, 2), 1);
 	/* Past the structure: nothing. */
-	cc_wr(x, CC_LEN, 4, 0xffffffff);
+	cc_wr(x, VIRTIO_PCI_COMMON_SIZE, 4, 0xffffffff);
 	cc_wr(x, 0xff8, 8, ~0ull);
-	assert_int_equal(cc_rd(x, CC_LEN, 4), 0);
-	assert_int_equal(cc_rd(x, CC_LEN - 4, 8), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_SIZE, 4), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_SIZE - 4, 8), 0);
 	assert_int_equal(cc_rd(x, 0xffc, 4), 0);
 
 	/* Reads of any width give the bytes. */
-	assert_int_equal(cc_rd(x, CC_NUM_QUEUES, 1), FAKE_QUEUES);
-	assert_int_equal(cc_rd(x, CC_NUM_QUEUES + 1, 1), 0);
-	assert_int_equal(cc_rd(x, CC_MSIX_CONFIG, 8),
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_NUM_QUEUES, 1), FAKE_QUEUES);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_NUM_QUEUES + 1, 1), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_MSIX_CONFIG, 8),
 			 1ull | (uint64_t)FAKE_QUEUES << 16 | 1ull << 48);
-	assert_int_equal(cc_rd(x, CC_Q_DESC + 1, 2), 0x10);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_DESC + 1, 2), 0x10);
 }
 
 static void bar_bad_accesses(void **state)
@@ -1357,7 +1332,7 @@ static void bar_bad_accesses(void **state)
 	assert_int_equal(bar_rd(x, VIRTIO_PCI_BAR_SIZE - 2, 4), 0xffffffff);
 	bar_wr(x, VIRTIO_PCI_BAR_SIZE - 4, 8, ~0ull);
 	/* Nothing changed anywhere. */
-	assert_int_equal(cc_rd(x, CC_STATUS, 1), 0);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), 0);
 	assert_int_equal(x->fake.notified[0] + x->fake.notified[1], 0);
 	assert_int_equal(x->f->msi_calls, 0);
 }
@@ -1371,10 +1346,12 @@ static void bar_moves(void **state)
 	cfg_wr(x, REG_COMMAND, 2, 0);
 	cfg_wr(x, REG_BAR0, 4, moved);
 	cfg_wr(x, REG_COMMAND, 2, CMD_MEMORY);
-	assert_int_equal(mmio_in(x->f, moved + x->cap[CFG_COMMON].offset + CC_NUM_QUEUES, 2),
+	assert_int_equal(mmio_in(x->f, moved + x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset +
+				 VIRTIO_PCI_COMMON_NUM_QUEUES, 2),
 			 FAKE_QUEUES);
-	assert_int_equal(cc_rd(x, CC_NUM_QUEUES, 2), 0xffff);
-	mmio_out(x->f, moved + x->cap[CFG_COMMON].offset + CC_STATUS, 1, S_ACK);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_NUM_QUEUES, 2), 0xffff);
+	mmio_out(x->f, moved + x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset + VIRTIO_PCI_COMMON_DEVICE_STATUS,
+		 1, S_ACK);
 	assert_int_equal(x->dev->status, S_ACK);
 }
 
@@ -1432,10 +1409,11 @@ static void second_function(void **state)
 	/* No device configuration: no capability for it. */
 	for (unsigned at = cfg_rd_at(x, 4, REG_CAP_PTR, 1); at; at = cfg_rd_at(x, 4, at + 1, 1))
 		if (cfg_rd_at(x, 4, at, 1) == CAP_ID_VENDOR)
-			assert_int_not_equal(cfg_rd_at(x, 4, at + 3, 1), CFG_DEVICE);
+			assert_int_not_equal(cfg_rd_at(x, 4, at + 3, 1), VIRTIO_PCI_CAP_DEVICE_CFG);
 	/* The two BARs answer for their own device. */
-	assert_int_equal(mmio_in(x->f, bar + x->cap[CFG_COMMON].offset + CC_NUM_QUEUES, 2), 1);
-	assert_int_equal(cc_rd(x, CC_NUM_QUEUES, 2), FAKE_QUEUES);
+	assert_int_equal(mmio_in(x->f, bar + x->cap[VIRTIO_PCI_CAP_COMMON_CFG].offset +
+				 VIRTIO_PCI_COMMON_NUM_QUEUES, 2), 1);
+	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_NUM_QUEUES, 2), FAKE_QUEUES);
 	assert_int_equal(cfg_rd_at(x, 4, x->msix + 2, 2), 1);     /* two entries */
 }
 
