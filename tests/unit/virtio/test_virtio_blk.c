@@ -21,6 +21,7 @@
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_dev.h"
 #include "vmm/guest_mem.h"
+#include "tests/unit/virtio/virtq_test_ring.h"
 
 #define RAM_SIZE   (16u << 20)
 #define QSIZE      256u
@@ -31,9 +32,6 @@
 
 #define IMAGE_SECTORS 2048u
 #define IMAGE_SIZE    (IMAGE_SECTORS * 512u)
-
-#define DESC_F_NEXT  1
-#define DESC_F_WRITE 2
 
 #define T_IN 0
 #define T_OUT 1
@@ -61,8 +59,7 @@ struct fixture {
 	struct virtio_dev *dev;
 	char path[64];
 	int fd;                  /* the test's own view of the image */
-	uint16_t avail_idx;      /* chains made available */
-	uint16_t next_desc;
+	struct test_ring ring;   /* queue 0 */
 	uint64_t next_buf;
 	atomic_uint irqs;
 };
@@ -82,34 +79,9 @@ static void pattern(uint8_t *buf, size_t len, unsigned seed)
 
 /* ---- a driver by hand ---------------------------------------------------- */
 
-static void *gptr(struct fixture *x, uint64_t gpa, uint64_t len)
-{
-	void *p = guest_mem_ptr(&x->mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
 static uint64_t alloc_buf(struct fixture *x, uint64_t len)
 {
-	uint64_t gpa = x->next_buf;
-
-	x->next_buf = (x->next_buf + len + 63) & ~63ull;
-	assert_true(x->next_buf < RAM_SIZE);
-	return gpa;
-}
-
-static uint16_t used_idx(struct fixture *x)
-{
-	return __atomic_load_n((uint16_t *)gptr(x, USED_GPA + 2, 2), __ATOMIC_ACQUIRE);
-}
-
-static void used_elem(struct fixture *x, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *e = gptr(x, USED_GPA + 4 + 8 * (i % QSIZE), 8);
-
-	memcpy(id, e, 4);
-	memcpy(len, e + 4, 4);
+	return guest_alloc(&x->next_buf, RAM_SIZE, len);
 }
 
 /* Features the driver accepts: all offered, less drop. EVENT_IDX is left
@@ -117,64 +89,18 @@ static void used_elem(struct fixture *x, uint16_t i, uint32_t *id, uint32_t *len
 static void bring_up(struct fixture *x, uint64_t drop)
 {
 	struct virtio_dev *dev = x->dev;
-	uint64_t f;
 
-	memset(gptr(x, DESC_GPA, 16 * QSIZE), 0, 16 * QSIZE);
-	memset(gptr(x, AVAIL_GPA, 6 + 2 * QSIZE), 0, 6 + 2 * QSIZE);
-	memset(gptr(x, USED_GPA, 6 + 8 * QSIZE), 0, 6 + 8 * QSIZE);
-	x->avail_idx = 0;
-	x->next_desc = 0;
+	test_ring_init(&x->ring, &x->mem, DESC_GPA, AVAIL_GPA, USED_GPA, QSIZE, QSIZE);
 	x->next_buf = BUF_GPA;
 
 	pthread_mutex_lock(&dev->lock);
 	dev->interrupt = on_interrupt;
 	virtio_dev_set_status(dev, 0);
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	f = ((uint64_t)virtio_dev_features_offered(dev, 1) << 32) | virtio_dev_features_offered(dev, 0);
-	f &= ~drop & ~(1ull << VIRTIO_F_EVENT_IDX);
-	virtio_dev_ack_features(dev, 0, (uint32_t)f);
-	virtio_dev_ack_features(dev, 1, (uint32_t)(f >> 32));
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			      VIRTIO_STATUS_FEATURES_OK);
-	assert_true(dev->status & VIRTIO_STATUS_FEATURES_OK);
-	dev->vq[0].size = QSIZE;
-	dev->vq[0].desc_gpa = DESC_GPA;
-	dev->vq[0].avail_gpa = AVAIL_GPA;
-	dev->vq[0].used_gpa = USED_GPA;
-	virtio_dev_queue_enable(dev, 0);
-	assert_true(dev->vq[0].ready);
+	test_negotiate(dev, drop);
+	test_ring_attach(dev, 0, &x->ring);
 	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 			      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 	pthread_mutex_unlock(&dev->lock);
-}
-
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;              /* device-writable */
-};
-
-/* Lay the buffers out as one chain and make it available (not notified). */
-static void post(struct fixture *x, const struct buf *b, unsigned n)
-{
-	uint16_t head = x->next_desc;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t d = (uint16_t)((head + i) % QSIZE);
-		uint8_t *p = gptr(x, DESC_GPA + 16 * d, 16);
-		uint16_t flags = (b[i].write ? DESC_F_WRITE : 0) | (i + 1 < n ? DESC_F_NEXT : 0);
-		uint16_t next = (uint16_t)((d + 1) % QSIZE);
-
-		memcpy(p, &b[i].gpa, 8);
-		memcpy(p + 8, &b[i].len, 4);
-		memcpy(p + 12, &flags, 2);
-		memcpy(p + 14, &next, 2);
-	}
-	x->next_desc = (uint16_t)((head + n) % QSIZE);
-	memcpy(gptr(x, AVAIL_GPA + 4 + 2 * (x->avail_idx % QSIZE), 2), &head, 2);
-	x->avail_idx++;
-	__atomic_store_n((uint16_t *)gptr(x, AVAIL_GPA + 2, 2), x->avail_idx, __ATOMIC_RELEASE);
 }
 
 static void kick(struct fixture *x)
@@ -187,9 +113,9 @@ static void kick(struct fixture *x)
 /* Wait (at most 10 s) until the used index reaches idx. */
 static void wait_used(struct fixture *x, uint16_t idx)
 {
-	for (int i = 0; i < 10000 && used_idx(x) != idx; i++)
+	for (int i = 0; i < 10000 && test_ring_used_idx(&x->ring) != idx; i++)
 		usleep(1000);
-	assert_int_equal(used_idx(x), idx);
+	assert_int_equal(test_ring_used_idx(&x->ring), idx);
 }
 
 static uint64_t header(struct fixture *x, uint32_t type, uint64_t sector)
@@ -207,20 +133,20 @@ static uint64_t status_buf(struct fixture *x)
 {
 	uint64_t gpa = alloc_buf(x, 1);
 
-	*(uint8_t *)gptr(x, gpa, 1) = NO_STATUS;
+	*(uint8_t *)guest_ptr(&x->mem, gpa, 1) = NO_STATUS;
 	return gpa;
 }
 
 /* Post the chain, notify, wait for it; its used length in *used. */
-static void run_chain(struct fixture *x, const struct buf *b, unsigned n, uint32_t *used)
+static void run_chain(struct fixture *x, const struct test_buf *b, unsigned n, uint32_t *used)
 {
-	uint16_t before = used_idx(x);
+	uint16_t before = test_ring_used_idx(&x->ring);
 	uint32_t id, len;
 
-	post(x, b, n);
+	test_ring_post(&x->ring, b, n);
 	kick(x);
 	wait_used(x, (uint16_t)(before + 1));
-	used_elem(x, before, &id, &len);
+	test_ring_used_elem(&x->ring, before, &id, &len);
 	if (used)
 		*used = len;
 }
@@ -229,23 +155,23 @@ static void run_chain(struct fixture *x, const struct buf *b, unsigned n, uint32
 static uint8_t request(struct fixture *x, uint32_t type, uint64_t sector,
 		       uint64_t data_gpa, uint32_t data_len, bool data_write, uint32_t *used)
 {
-	struct buf b[3];
+	struct test_buf b[3];
 	unsigned n = 0;
 	uint64_t st = status_buf(x);
 
-	b[n++] = (struct buf){ header(x, type, sector), 16, false };
+	b[n++] = (struct test_buf){ header(x, type, sector), 16, false };
 	if (data_len)
-		b[n++] = (struct buf){ data_gpa, data_len, data_write };
-	b[n++] = (struct buf){ st, 1, true };
+		b[n++] = (struct test_buf){ data_gpa, data_len, data_write };
+	b[n++] = (struct test_buf){ st, 1, true };
 	run_chain(x, b, n, used);
-	return *(uint8_t *)gptr(x, st, 1);
+	return *(uint8_t *)guest_ptr(&x->mem, st, 1);
 }
 
 static uint64_t guest_data(struct fixture *x, const void *src, uint32_t len)
 {
 	uint64_t gpa = alloc_buf(x, len);
 
-	memcpy(gptr(x, gpa, len), src, len);
+	memcpy(guest_ptr(&x->mem, gpa, len), src, len);
 	return gpa;
 }
 
@@ -413,10 +339,10 @@ static void write_then_read(void **state)
 	expect_image_pattern(x, 12 * 512, 512);
 
 	gpa = alloc_buf(x, sizeof(back));
-	memset(gptr(x, gpa, sizeof(back)), 0xcc, sizeof(back));
+	memset(guest_ptr(&x->mem, gpa, sizeof(back)), 0xcc, sizeof(back));
 	assert_int_equal(request(x, T_IN, 9, gpa, sizeof(back), true, &used), S_OK);
 	assert_int_equal(used, sizeof(back) + 1);
-	memcpy(back, gptr(x, gpa, sizeof(back)), sizeof(back));
+	memcpy(back, guest_ptr(&x->mem, gpa, sizeof(back)), sizeof(back));
 	assert_int_equal(pread(x->fd, want, sizeof(want), 9 * 512), sizeof(want));
 	assert_memory_equal(back, want, sizeof(back));
 	assert_memory_equal(back + 512, data, sizeof(data));
@@ -430,42 +356,42 @@ static void any_framing(void **state)
 	struct fixture *x = *state;
 	uint8_t data[1024], back[1024];
 	uint64_t hdr = header(x, T_OUT, 100), blob, st, rd;
-	struct buf b[5];
+	struct test_buf b[5];
 	uint32_t used;
 
 	pattern(data, sizeof(data), 5);
 	/* Header in 5 + 11 bytes, data in 300 + 724 bytes. */
 	st = status_buf(x);
-	b[0] = (struct buf){ hdr, 5, false };
-	b[1] = (struct buf){ hdr + 5, 11, false };
-	b[2] = (struct buf){ guest_data(x, data, 300), 300, false };
-	b[3] = (struct buf){ guest_data(x, data + 300, 724), 724, false };
-	b[4] = (struct buf){ st, 1, true };
+	b[0] = (struct test_buf){ hdr, 5, false };
+	b[1] = (struct test_buf){ hdr + 5, 11, false };
+	b[2] = (struct test_buf){ guest_data(x, data, 300), 300, false };
+	b[3] = (struct test_buf){ guest_data(x, data + 300, 724), 724, false };
+	b[4] = (struct test_buf){ st, 1, true };
 	run_chain(x, b, 5, &used);
-	assert_int_equal(*(uint8_t *)gptr(x, st, 1), S_OK);
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st, 1), S_OK);
 	expect_image(x, 100 * 512, data, sizeof(data));
 
 	/* Header and data in one buffer. */
 	blob = alloc_buf(x, 16 + 512);
-	memcpy(gptr(x, blob, 16), gptr(x, header(x, T_OUT, 200), 16), 16);
-	memcpy(gptr(x, blob + 16, 512), data + 512, 512);
+	memcpy(guest_ptr(&x->mem, blob, 16), guest_ptr(&x->mem, header(x, T_OUT, 200), 16), 16);
+	memcpy(guest_ptr(&x->mem, blob + 16, 512), data + 512, 512);
 	st = status_buf(x);
-	b[0] = (struct buf){ blob, 16 + 512, false };
-	b[1] = (struct buf){ st, 1, true };
+	b[0] = (struct test_buf){ blob, 16 + 512, false };
+	b[1] = (struct test_buf){ st, 1, true };
 	run_chain(x, b, 2, NULL);
-	assert_int_equal(*(uint8_t *)gptr(x, st, 1), S_OK);
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st, 1), S_OK);
 	expect_image(x, 200 * 512, data + 512, 512);
 
 	/* A read whose last buffer holds the data's end and the status. */
 	rd = alloc_buf(x, 1025);
-	memset(gptr(x, rd, 1025), 0xcc, 1025);
-	b[0] = (struct buf){ header(x, T_IN, 100), 16, false };
-	b[1] = (struct buf){ rd, 700, true };
-	b[2] = (struct buf){ rd + 700, 325, true };
+	memset(guest_ptr(&x->mem, rd, 1025), 0xcc, 1025);
+	b[0] = (struct test_buf){ header(x, T_IN, 100), 16, false };
+	b[1] = (struct test_buf){ rd, 700, true };
+	b[2] = (struct test_buf){ rd + 700, 325, true };
 	run_chain(x, b, 3, &used);
 	assert_int_equal(used, 1025);
-	assert_int_equal(*(uint8_t *)gptr(x, rd + 1024, 1), S_OK);
-	memcpy(back, gptr(x, rd, 1024), 1024);
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, rd + 1024, 1), S_OK);
+	memcpy(back, guest_ptr(&x->mem, rd, 1024), 1024);
 	assert_memory_equal(back, data, sizeof(data));
 }
 
@@ -478,9 +404,9 @@ static void flush_and_get_id(void **state)
 
 	assert_int_equal(request(x, T_FLUSH, 0, 0, 0, false, &used), S_OK);
 	assert_int_equal(used, 1);
-	memset(gptr(x, id, 20), 0xcc, 20);
+	memset(guest_ptr(&x->mem, id, 20), 0xcc, 20);
 	assert_int_equal(request(x, T_GET_ID, 0, id, 20, true, &used), S_OK);
-	assert_memory_equal(gptr(x, id, 20), want, 20);    /* zero padded */
+	assert_memory_equal(guest_ptr(&x->mem, id, 20), want, 20);    /* zero padded */
 	assert_int_equal(used, 21);
 	/* Flush with a data buffer is malformed. */
 	assert_int_equal(request(x, T_FLUSH, 0, alloc_buf(x, 512), 512, false, NULL), S_IOERR);
@@ -534,7 +460,7 @@ static void ranges_checked(void **state)
 	struct fixture *x = *state;
 	uint64_t buf = alloc_buf(x, 1024);
 
-	memset(gptr(x, buf, 1024), 0x5a, 1024);
+	memset(guest_ptr(&x->mem, buf, 1024), 0x5a, 1024);
 	assert_int_equal(request(x, T_OUT, IMAGE_SECTORS, buf, 512, false, NULL), S_IOERR);
 	assert_int_equal(request(x, T_OUT, IMAGE_SECTORS - 1, buf, 1024, false, NULL), S_IOERR);
 	assert_int_equal(request(x, T_IN, IMAGE_SECTORS, buf, 512, true, NULL), S_IOERR);
@@ -547,7 +473,7 @@ static void ranges_checked(void **state)
 	expect_image_pattern(x, 0, IMAGE_SIZE);
 	/* The last sector is fine, and so is an empty read at the end. */
 	assert_int_equal(request(x, T_OUT, IMAGE_SECTORS - 1, buf, 512, false, NULL), S_OK);
-	expect_image(x, IMAGE_SIZE - 512, gptr(x, buf, 512), 512);
+	expect_image(x, IMAGE_SIZE - 512, guest_ptr(&x->mem, buf, 512), 512);
 	assert_int_equal(request(x, T_IN, IMAGE_SECTORS, 0, 0, true, NULL), S_OK);
 }
 
@@ -555,10 +481,10 @@ static void malformed_requests(void **state)
 {
 	struct fixture *x = *state;
 	uint64_t buf = alloc_buf(x, 512), st;
-	struct buf b[3];
+	struct test_buf b[3];
 	uint32_t used;
 
-	memset(gptr(x, buf, 512), 0x77, 512);
+	memset(guest_ptr(&x->mem, buf, 512), 0x77, 512);
 	/* A write whose data the device could write into. */
 	assert_int_equal(request(x, T_OUT, 0, buf, 512, true, NULL), S_IOERR);
 	/* A read with data for the device to read. */
@@ -567,24 +493,26 @@ static void malformed_requests(void **state)
 	assert_int_equal(request(x, 99, 0, 0, 0, false, NULL), S_UNSUPP);
 	/* A header of 8 bytes. */
 	st = status_buf(x);
-	b[0] = (struct buf){ header(x, T_IN, 0), 8, false };
-	b[1] = (struct buf){ st, 1, true };
+	b[0] = (struct test_buf){ header(x, T_IN, 0), 8, false };
+	b[1] = (struct test_buf){ st, 1, true };
 	run_chain(x, b, 2, &used);
-	assert_int_equal(*(uint8_t *)gptr(x, st, 1), S_IOERR);
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st, 1), S_IOERR);
 	assert_int_equal(used, 1);
 	assert_false(x->dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 
 	/* No writable byte at all: no answer is possible. */
-	b[0] = (struct buf){ header(x, T_IN, 0), 16, false };
-	b[1] = (struct buf){ buf, 512, false };
-	post(x, b, 2);
+	b[0] = (struct test_buf){ header(x, T_IN, 0), 16, false };
+	b[1] = (struct test_buf){ buf, 512, false };
+	test_ring_post(&x->ring, b, 2);
 	kick(x);
 	assert_true(x->dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	/* Requests wait for the reset. */
-	post(x, (struct buf[]){ { header(x, T_FLUSH, 0), 16, false }, { status_buf(x), 1, true } }, 2);
+	test_ring_post(&x->ring,
+		       (struct test_buf[]){ { header(x, T_FLUSH, 0), 16, false }, { status_buf(x), 1, true } },
+		       2);
 	kick(x);
 	usleep(20000);
-	assert_int_equal(used_idx(x), 4);
+	assert_int_equal(test_ring_used_idx(&x->ring), 4);
 	bring_up(x, 0);
 	assert_int_equal(request(x, T_FLUSH, 0, 0, 0, false, NULL), S_OK);
 }
@@ -597,17 +525,17 @@ static void read_only_drive(void **state)
 	assert_true(f & (1ull << F_RO));
 	assert_false(f & (1ull << F_DISCARD));
 	assert_false(f & (1ull << F_WRITE_ZEROES));
-	memset(gptr(x, buf, 512), 0x42, 512);
+	memset(guest_ptr(&x->mem, buf, 512), 0x42, 512);
 	assert_int_equal(request(x, T_OUT, 3, buf, 512, false, NULL), S_IOERR);
 	assert_int_equal(dwz_request(x, T_WRITE_ZEROES, 3, 1, 0), S_IOERR);
 	assert_int_equal(dwz_request(x, T_DISCARD, 3, 1, 0), S_IOERR);
 	assert_int_equal(request(x, T_FLUSH, 0, 0, 0, false, NULL), S_OK);
 	expect_image_pattern(x, 0, IMAGE_SIZE);
 	assert_int_equal(request(x, T_IN, 3, buf, 512, true, NULL), S_OK);
-	expect_image(x, 3 * 512, gptr(x, buf, 512), 512);
+	expect_image(x, 3 * 512, guest_ptr(&x->mem, buf, 512), 512);
 	/* An id of exactly 20 bytes has no NUL. */
 	assert_int_equal(request(x, T_GET_ID, 0, id, 20, true, NULL), S_OK);
-	assert_memory_equal(gptr(x, id, 20), "01234567890123456789", 20);
+	assert_memory_equal(guest_ptr(&x->mem, id, 20), "01234567890123456789", 20);
 }
 
 /* Many chains at once, one notification: all are served. */
@@ -622,29 +550,29 @@ static void many_in_flight(void **state)
 		pattern(buf, sizeof(buf), 1000 + i);
 		data[i] = guest_data(x, buf, 512);
 		st[i] = status_buf(x);
-		post(x, (struct buf[]){ { header(x, T_OUT, 500 + i), 16, false },
+		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_OUT, 500 + i), 16, false },
 					 { data[i], 512, false }, { st[i], 1, true } }, 3);
 	}
 	kick(x);
 	wait_used(x, N);
 	for (int i = 0; i < N; i++) {
-		assert_int_equal(*(uint8_t *)gptr(x, st[i], 1), S_OK);
+		assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st[i], 1), S_OK);
 		pattern(buf, sizeof(buf), 1000 + i);
 		expect_image(x, (500 + i) * 512, buf, 512);
 	}
 	/* And read back the same way. */
 	for (int i = 0; i < N; i++) {
-		memset(gptr(x, data[i], 512), 0, 512);
+		memset(guest_ptr(&x->mem, data[i], 512), 0, 512);
 		st[i] = status_buf(x);
-		post(x, (struct buf[]){ { header(x, T_IN, 500 + i), 16, false },
+		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_IN, 500 + i), 16, false },
 					 { data[i], 512, true }, { st[i], 1, true } }, 3);
 	}
 	kick(x);
 	wait_used(x, 2 * N);
 	for (int i = 0; i < N; i++) {
-		assert_int_equal(*(uint8_t *)gptr(x, st[i], 1), S_OK);
+		assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st[i], 1), S_OK);
 		pattern(buf, sizeof(buf), 1000 + i);
-		assert_memory_equal(gptr(x, data[i], 512), buf, 512);
+		assert_memory_equal(guest_ptr(&x->mem, data[i], 512), buf, 512);
 	}
 }
 
@@ -661,8 +589,8 @@ static void reset_with_requests_in_flight(void **state)
 	for (int i = 0; i < N; i++) {
 		uint64_t d = alloc_buf(x, LEN);
 
-		memset(gptr(x, d, LEN), 0xcc, LEN);
-		post(x, (struct buf[]){ { header(x, T_IN, (uint64_t)i * 128), 16, false },
+		memset(guest_ptr(&x->mem, d, LEN), 0xcc, LEN);
+		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_IN, (uint64_t)i * 128), 16, false },
 					 { d, LEN, true }, { status_buf(x), 1, true } }, 3);
 	}
 	kick(x);
@@ -670,12 +598,12 @@ static void reset_with_requests_in_flight(void **state)
 	virtio_dev_set_status(x->dev, 0);
 	pthread_mutex_unlock(&x->dev->lock);
 
-	used_after = used_idx(x);
+	used_after = test_ring_used_idx(&x->ring);
 	snap = malloc(x->next_buf - first);
-	memcpy(snap, gptr(x, first, x->next_buf - first), x->next_buf - first);
+	memcpy(snap, guest_ptr(&x->mem, first, x->next_buf - first), x->next_buf - first);
 	usleep(100000);
-	assert_int_equal(used_idx(x), used_after);
-	assert_memory_equal(gptr(x, first, x->next_buf - first), snap, x->next_buf - first);
+	assert_int_equal(test_ring_used_idx(&x->ring), used_after);
+	assert_memory_equal(guest_ptr(&x->mem, first, x->next_buf - first), snap, x->next_buf - first);
 	free(snap);
 
 	bring_up(x, 0);
@@ -705,7 +633,7 @@ static void destroy_drains(void **state)
 
 	for (int i = 0; i < N; i++) {
 		pattern(buf, sizeof(buf), 2000 + i);
-		post(x, (struct buf[]){ { header(x, T_OUT, (uint64_t)i * 8), 16, false },
+		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_OUT, (uint64_t)i * 8), 16, false },
 					 { guest_data(x, buf, 4096), 4096, false },
 					 { status_buf(x), 1, true } }, 3);
 	}

@@ -19,6 +19,7 @@
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_dev.h"
 #include "vmm/guest_mem.h"
+#include "tests/unit/virtio/virtq_test_ring.h"
 
 #define RAM_SIZE (16u << 20)
 #define QSIZE    64u
@@ -26,9 +27,6 @@
 
 #define RX VIRTIO_CONSOLE_RX_QUEUE
 #define TX VIRTIO_CONSOLE_TX_QUEUE
-
-#define DESC_F_NEXT  1
-#define DESC_F_WRITE 2
 
 /* Where each queue's rings sit; a second layout for a driver that sets
  * the device up again after a reset. */
@@ -45,18 +43,12 @@ static const struct ring_gpas layout_b[2] = {
 	[TX] = { 0xb000, 0xc000, 0xd000 },
 };
 
-struct queue_state {
-	struct ring_gpas at;
-	uint16_t avail_idx;
-	uint16_t next_desc;
-};
-
 struct fixture {
 	struct guest_mem mem;
 	struct virtio_dev dev;
 	struct virtio_dev *created;
 	int out_rd, out_wr;          /* the console output pipe */
-	struct queue_state q[2];
+	struct test_ring ring[2];
 	uint64_t next_buf;
 	unsigned irqs[2], config_irqs;
 };
@@ -73,41 +65,16 @@ static void on_interrupt(struct virtio_dev *dev, unsigned q)
 
 /* ---- a driver by hand ---------------------------------------------------- */
 
-static void *gptr(struct fixture *x, uint64_t gpa, uint64_t len)
-{
-	void *p = guest_mem_ptr(&x->mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
 static uint64_t alloc_buf(struct fixture *x, uint64_t len)
 {
-	uint64_t gpa = x->next_buf;
-
-	x->next_buf = (x->next_buf + len + 63) & ~63ull;
-	assert_true(x->next_buf < RAM_SIZE);
-	return gpa;
-}
-
-static uint16_t used_idx(struct fixture *x, unsigned q)
-{
-	return *(uint16_t *)gptr(x, x->q[q].at.used + 2, 2);
-}
-
-static void used_elem(struct fixture *x, unsigned q, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *e = gptr(x, x->q[q].at.used + 4 + 8 * (i % QSIZE), 8);
-
-	memcpy(id, e, 4);
-	memcpy(len, e + 4, 4);
+	return guest_alloc(&x->next_buf, RAM_SIZE, len);
 }
 
 static uint32_t used_len(struct fixture *x, unsigned q, uint16_t i)
 {
 	uint32_t id, len;
 
-	used_elem(x, q, i, &id, &len);
+	test_ring_used_elem(&x->ring[q], i, &id, &len);
 	return len;
 }
 
@@ -116,34 +83,17 @@ static uint32_t used_len(struct fixture *x, unsigned q, uint16_t i)
 static void bring_up_without(struct fixture *x, const struct ring_gpas rings[2], uint64_t drop)
 {
 	struct virtio_dev *dev = &x->dev;
-	uint64_t f;
 
 	for (unsigned q = 0; q < 2; q++) {
-		x->q[q] = (struct queue_state){ .at = rings[q] };
-		memset(gptr(x, rings[q].desc, 16 * QSIZE), 0, 16 * QSIZE);
-		memset(gptr(x, rings[q].avail, 6 + 2 * QSIZE), 0, 6 + 2 * QSIZE);
-		memset(gptr(x, rings[q].used, 6 + 8 * QSIZE), 0, 6 + 8 * QSIZE);
+		test_ring_init(&x->ring[q], &x->mem, rings[q].desc, rings[q].avail, rings[q].used,
+			       QSIZE, QSIZE);
 	}
 	pthread_mutex_lock(&dev->lock);
 	dev->interrupt = on_interrupt;
 	virtio_dev_set_status(dev, 0);
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
-	f = ((uint64_t)virtio_dev_features_offered(dev, 1) << 32) | virtio_dev_features_offered(dev, 0);
-	f &= ~(1ull << VIRTIO_F_EVENT_IDX) & ~drop;
-	virtio_dev_ack_features(dev, 0, (uint32_t)f);
-	virtio_dev_ack_features(dev, 1, (uint32_t)(f >> 32));
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			      VIRTIO_STATUS_FEATURES_OK);
-	assert_true(dev->status & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned q = 0; q < 2; q++) {
-		dev->vq[q].size = QSIZE;
-		dev->vq[q].desc_gpa = rings[q].desc;
-		dev->vq[q].avail_gpa = rings[q].avail;
-		dev->vq[q].used_gpa = rings[q].used;
-		virtio_dev_queue_enable(dev, q);
-		assert_true(dev->vq[q].ready);
-	}
+	test_negotiate(dev, drop);
+	for (unsigned q = 0; q < 2; q++)
+		test_ring_attach(dev, q, &x->ring[q]);
 	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
 			      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
 	pthread_mutex_unlock(&dev->lock);
@@ -152,36 +102,6 @@ static void bring_up_without(struct fixture *x, const struct ring_gpas rings[2],
 static void bring_up(struct fixture *x, const struct ring_gpas rings[2])
 {
 	bring_up_without(x, rings, 0);
-}
-
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;              /* device-writable */
-};
-
-/* Lay the buffers out as one chain on queue q and make it available
- * (not notified). */
-static void post(struct fixture *x, unsigned q, const struct buf *b, unsigned n)
-{
-	struct queue_state *s = &x->q[q];
-	uint16_t head = s->next_desc;
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t d = (uint16_t)((head + i) % QSIZE);
-		uint8_t *p = gptr(x, s->at.desc + 16 * d, 16);
-		uint16_t flags = (b[i].write ? DESC_F_WRITE : 0) | (i + 1 < n ? DESC_F_NEXT : 0);
-		uint16_t next = (uint16_t)((d + 1) % QSIZE);
-
-		memcpy(p, &b[i].gpa, 8);
-		memcpy(p + 8, &b[i].len, 4);
-		memcpy(p + 12, &flags, 2);
-		memcpy(p + 14, &next, 2);
-	}
-	s->next_desc = (uint16_t)((head + n) % QSIZE);
-	memcpy(gptr(x, s->at.avail + 4 + 2 * (s->avail_idx % QSIZE), 2), &head, 2);
-	s->avail_idx++;
-	memcpy(gptr(x, s->at.avail + 2, 2), &s->avail_idx, 2);
 }
 
 static void kick(struct fixture *x, unsigned q)
@@ -196,10 +116,10 @@ static void kick(struct fixture *x, unsigned q)
 static uint64_t post_rx(struct fixture *x, uint32_t len)
 {
 	uint64_t gpa = alloc_buf(x, len);
-	struct buf b = { gpa, len, true };
+	struct test_buf b = { gpa, len, true };
 
-	memset(gptr(x, gpa, len), '#', len);
-	post(x, RX, &b, 1);
+	memset(guest_ptr(&x->mem, gpa, len), '#', len);
+	test_ring_post(&x->ring[RX], &b, 1);
 	return gpa;
 }
 
@@ -208,7 +128,7 @@ static uint64_t guest_bytes(struct fixture *x, const char *s)
 	size_t len = strlen(s);
 	uint64_t gpa = alloc_buf(x, len);
 
-	memcpy(gptr(x, gpa, len), s, len);
+	memcpy(guest_ptr(&x->mem, gpa, len), s, len);
 	return gpa;
 }
 
@@ -350,68 +270,68 @@ static void resize_tells_the_driver(void **state)
 static void tx_segments_in_order(void **state)
 {
 	struct fixture *x = *state;
-	struct buf first[3] = {
+	struct test_buf first[3] = {
 		{ guest_bytes(x, "hel"), 3, false },
 		{ guest_bytes(x, "lo, "), 4, false },
 		{ guest_bytes(x, "world\n"), 6, false },
 	};
-	struct buf second = { guest_bytes(x, "and more"), 8, false };
+	struct test_buf second = { guest_bytes(x, "and more"), 8, false };
 	char out[64];
 	uint32_t id, len;
 
-	post(x, TX, first, 3);
-	post(x, TX, &second, 1);
+	test_ring_post(&x->ring[TX], first, 3);
+	test_ring_post(&x->ring[TX], &second, 1);
 	assert_int_equal(drain(x, out, sizeof(out)), 0);   /* nothing before the notify */
 	kick(x, TX);
 	assert_int_equal(drain(x, out, sizeof(out)), 21);
 	assert_memory_equal(out, "hello, world\nand more", 21);
-	assert_int_equal(used_idx(x, TX), 2);
-	used_elem(x, TX, 0, &id, &len);
+	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 2);
+	test_ring_used_elem(&x->ring[TX], 0, &id, &len);
 	assert_int_equal(id, 0);
 	assert_int_equal(len, 0);                /* nothing written into them */
-	used_elem(x, TX, 1, &id, &len);
+	test_ring_used_elem(&x->ring[TX], 1, &id, &len);
 	assert_int_equal(id, 3);
 	assert_int_equal(len, 0);
 	assert_true(x->irqs[TX] >= 1);
-	assert_int_equal(used_idx(x, RX), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);
 }
 
 static void tx_wrong_direction_returned_unused(void **state)
 {
 	struct fixture *x = *state;
 	uint64_t in = alloc_buf(x, 16);
-	struct buf bad[2] = {
+	struct test_buf bad[2] = {
 		{ guest_bytes(x, "secret"), 6, false },
 		{ in, 16, true },                  /* a transmit buffer the device should write */
 	};
-	struct buf good = { guest_bytes(x, "ok\n"), 3, false };
+	struct test_buf good = { guest_bytes(x, "ok\n"), 3, false };
 	char out[64];
 
-	memset(gptr(x, in, 16), '#', 16);
-	post(x, TX, bad, 2);
-	post(x, TX, &good, 1);
+	memset(guest_ptr(&x->mem, in, 16), '#', 16);
+	test_ring_post(&x->ring[TX], bad, 2);
+	test_ring_post(&x->ring[TX], &good, 1);
 	kick(x, TX);
-	assert_int_equal(used_idx(x, TX), 2);
+	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 2);
 	assert_int_equal(used_len(x, TX, 0), 0);
 	/* Neither half of the bad chain was used; the next chain was. */
 	assert_int_equal(drain(x, out, sizeof(out)), 3);
 	assert_memory_equal(out, "ok\n", 3);
-	assert_memory_equal(gptr(x, in, 16), "################", 16);
+	assert_memory_equal(guest_ptr(&x->mem, in, 16), "################", 16);
 	assert_false(needs_reset(x));
 }
 
 static void tx_to_a_closed_output_keeps_going(void **state)
 {
 	struct fixture *x = *state;
-	struct buf b = { guest_bytes(x, "nobody reads this"), 17, false };
+	struct test_buf b = { guest_bytes(x, "nobody reads this"), 17, false };
 
 	close(x->out_rd);
 	x->out_rd = -1;
-	post(x, TX, &b, 1);
+	test_ring_post(&x->ring[TX], &b, 1);
 	kick(x, TX);
-	post(x, TX, &b, 1);
+	test_ring_post(&x->ring[TX], &b, 1);
 	kick(x, TX);
-	assert_int_equal(used_idx(x, TX), 2);
+	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 2);
 	assert_false(needs_reset(x));
 }
 
@@ -423,18 +343,18 @@ static void rx_fills_buffers_in_order(void **state)
 	uint64_t a = post_rx(x, 4), b = post_rx(x, 4), c = post_rx(x, 4);
 
 	kick(x, RX);
-	assert_int_equal(used_idx(x, RX), 0);    /* no input: buffers stay the driver's */
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);    /* no input: buffers stay the driver's */
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"abcdefg", 7), 7);
-	assert_int_equal(used_idx(x, RX), 2);
-	assert_memory_equal(gptr(x, a, 4), "abcd", 4);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 2);
+	assert_memory_equal(guest_ptr(&x->mem, a, 4), "abcd", 4);
 	assert_int_equal(used_len(x, RX, 0), 4);
-	assert_memory_equal(gptr(x, b, 4), "efg#", 4);
+	assert_memory_equal(guest_ptr(&x->mem, b, 4), "efg#", 4);
 	assert_int_equal(used_len(x, RX, 1), 3);
 	assert_true(x->irqs[RX] >= 1);
 	/* The third buffer takes the next input. */
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"h", 1), 1);
-	assert_int_equal(used_idx(x, RX), 3);
-	assert_memory_equal(gptr(x, c, 4), "h###", 4);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 3);
+	assert_memory_equal(guest_ptr(&x->mem, c, 4), "h###", 4);
 	assert_int_equal(virtio_console_input_space(&x->dev), VIRTIO_CONSOLE_INPUT_BUFFER);
 }
 
@@ -443,14 +363,14 @@ static void rx_chain_across_segments(void **state)
 {
 	struct fixture *x = *state;
 	uint64_t g1 = alloc_buf(x, 3), g2 = alloc_buf(x, 5);
-	struct buf b[2] = { { g1, 3, true }, { g2, 5, true } };
+	struct test_buf b[2] = { { g1, 3, true }, { g2, 5, true } };
 
-	post(x, RX, b, 2);
+	test_ring_post(&x->ring[RX], b, 2);
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"12345678", 8), 8);
-	assert_int_equal(used_idx(x, RX), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
 	assert_int_equal(used_len(x, RX, 0), 8);
-	assert_memory_equal(gptr(x, g1, 3), "123", 3);
-	assert_memory_equal(gptr(x, g2, 5), "45678", 5);
+	assert_memory_equal(guest_ptr(&x->mem, g1, 3), "123", 3);
+	assert_memory_equal(guest_ptr(&x->mem, g2, 5), "45678", 5);
 }
 
 static void rx_waits_without_buffers_and_resumes_on_notify(void **state)
@@ -468,17 +388,17 @@ static void rx_waits_without_buffers_and_resumes_on_notify(void **state)
 	assert_int_equal(n, VIRTIO_CONSOLE_INPUT_BUFFER);
 	assert_int_equal(virtio_console_input_space(&x->dev), 0);
 	assert_int_equal(virtio_console_receive(&x->dev, in + n, total - n), 0);
-	assert_int_equal(used_idx(x, RX), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);
 	assert_false(wake_readable(x));
 
 	/* The driver adds a buffer and notifies: it is filled, and the host
 	 * is woken to read on. */
 	first = post_rx(x, 1000);
-	assert_int_equal(used_idx(x, RX), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);
 	kick(x, RX);
-	assert_int_equal(used_idx(x, RX), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
 	assert_int_equal(used_len(x, RX, 0), 1000);
-	memcpy(got, gptr(x, first, 1000), 1000);
+	memcpy(got, guest_ptr(&x->mem, first, 1000), 1000);
 	have = 1000;
 	assert_int_equal(virtio_console_input_space(&x->dev), 1000);
 	assert_true(wake_readable(x));
@@ -488,15 +408,15 @@ static void rx_waits_without_buffers_and_resumes_on_notify(void **state)
 	/* The host reads on; the rest arrives in order behind what waited. */
 	assert_int_equal(virtio_console_receive(&x->dev, in + n, total - n), total - n);
 	while (have < total) {
-		uint16_t before = used_idx(x, RX);
+		uint16_t before = test_ring_used_idx(&x->ring[RX]);
 		uint64_t g = post_rx(x, 1024);
 		uint32_t len;
 
 		kick(x, RX);
-		assert_int_equal(used_idx(x, RX), (uint16_t)(before + 1));
+		assert_int_equal(test_ring_used_idx(&x->ring[RX]), (uint16_t)(before + 1));
 		len = used_len(x, RX, before);
 		assert_true(len > 0 && len <= 1024);
-		memcpy(got + have, gptr(x, g, len), len);
+		memcpy(got + have, guest_ptr(&x->mem, g, len), len);
 		have += len;
 	}
 	assert_memory_equal(got, in, total);
@@ -517,34 +437,34 @@ static void rx_before_the_driver(void **state)
 	assert_int_equal(virtio_console_input_space(&x->dev), VIRTIO_CONSOLE_INPUT_BUFFER - 5);
 	bring_up(x, layout_a);
 	g = post_rx(x, 16);
-	assert_int_equal(used_idx(x, RX), 0);    /* made available, not yet notified */
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);    /* made available, not yet notified */
 	kick(x, RX);
-	assert_int_equal(used_idx(x, RX), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
 	assert_int_equal(used_len(x, RX, 0), 5);
-	assert_memory_equal(gptr(x, g, 6), "early#", 6);
+	assert_memory_equal(guest_ptr(&x->mem, g, 6), "early#", 6);
 }
 
 static void rx_wrong_direction_returned_unused(void **state)
 {
 	struct fixture *x = *state;
 	uint64_t ro = guest_bytes(x, "readonly"), w = alloc_buf(x, 8), good;
-	struct buf bad = { ro, 8, false };
+	struct test_buf bad = { ro, 8, false };
 	/* A readable header in front of a writable buffer: not a receive
 	 * buffer either, even though it has room. */
-	struct buf mixed[2] = { { guest_bytes(x, "hdr"), 3, false }, { w, 8, true } };
+	struct test_buf mixed[2] = { { guest_bytes(x, "hdr"), 3, false }, { w, 8, true } };
 
-	memset(gptr(x, w, 8), '#', 8);
-	post(x, RX, &bad, 1);
-	post(x, RX, mixed, 2);
+	memset(guest_ptr(&x->mem, w, 8), '#', 8);
+	test_ring_post(&x->ring[RX], &bad, 1);
+	test_ring_post(&x->ring[RX], mixed, 2);
 	good = post_rx(x, 8);
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"input", 5), 5);
-	assert_int_equal(used_idx(x, RX), 3);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 3);
 	assert_int_equal(used_len(x, RX, 0), 0);
-	assert_memory_equal(gptr(x, ro, 8), "readonly", 8);
+	assert_memory_equal(guest_ptr(&x->mem, ro, 8), "readonly", 8);
 	assert_int_equal(used_len(x, RX, 1), 0);
-	assert_memory_equal(gptr(x, w, 8), "########", 8);
+	assert_memory_equal(guest_ptr(&x->mem, w, 8), "########", 8);
 	assert_int_equal(used_len(x, RX, 2), 5);
-	assert_memory_equal(gptr(x, good, 8), "input###", 8);
+	assert_memory_equal(guest_ptr(&x->mem, good, 8), "input###", 8);
 	assert_false(needs_reset(x));
 }
 
@@ -553,14 +473,14 @@ static void rx_wrong_direction_returned_unused(void **state)
 static void rx_malformed_ring(void **state)
 {
 	struct fixture *x = *state;
-	struct buf bad = { RAM_SIZE - 4, 64, true };
+	struct test_buf bad = { RAM_SIZE - 4, 64, true };
 	unsigned irqs = x->config_irqs;
 	uint64_t g;
 
-	post(x, RX, &bad, 1);
+	test_ring_post(&x->ring[RX], &bad, 1);
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"kept", 4), 4);
 	assert_true(needs_reset(x));
-	assert_int_equal(used_idx(x, RX), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);
 	assert_int_equal(x->config_irqs, irqs + 1);   /* the driver is told */
 	/* Broken: more input waits without touching the ring. */
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"!", 1), 1);
@@ -570,8 +490,8 @@ static void rx_malformed_ring(void **state)
 	assert_false(needs_reset(x));
 	g = post_rx(x, 8);
 	kick(x, RX);
-	assert_int_equal(used_idx(x, RX), 1);
-	assert_memory_equal(gptr(x, g, 8), "kept!###", 8);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
+	assert_memory_equal(guest_ptr(&x->mem, g, 8), "kept!###", 8);
 }
 
 /* After a reset the device leaves the old rings alone; input waits for
@@ -580,7 +500,7 @@ static void reset(void **state)
 {
 	struct fixture *x = *state;
 	uint64_t old_buf = post_rx(x, 8), g;
-	struct buf t = { guest_bytes(x, "late\n"), 5, false };
+	struct test_buf t = { guest_bytes(x, "late\n"), 5, false };
 	uint8_t before[8];
 	char out[16];
 
@@ -590,13 +510,13 @@ static void reset(void **state)
 	assert_int_equal(x->dev.status, 0);
 	assert_false(x->dev.vq[RX].ready);
 
-	memcpy(before, gptr(x, old_buf, 8), 8);
+	memcpy(before, guest_ptr(&x->mem, old_buf, 8), 8);
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"after", 5), 5);
-	assert_memory_equal(gptr(x, old_buf, 8), before, 8);
-	assert_int_equal(used_idx(x, RX), 0);
-	post(x, TX, &t, 1);
+	assert_memory_equal(guest_ptr(&x->mem, old_buf, 8), before, 8);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);
+	test_ring_post(&x->ring[TX], &t, 1);
 	kick(x, TX);
-	assert_int_equal(used_idx(x, TX), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 0);
 	assert_int_equal(drain(x, out, sizeof(out)), 0);
 
 	/* The config space does not depend on the driver. */
@@ -606,11 +526,11 @@ static void reset(void **state)
 	bring_up(x, layout_b);
 	g = post_rx(x, 8);
 	kick(x, RX);
-	assert_int_equal(used_idx(x, RX), 1);
-	assert_memory_equal(gptr(x, g, 8), "after###", 8);
+	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
+	assert_memory_equal(guest_ptr(&x->mem, g, 8), "after###", 8);
 	t.gpa = guest_bytes(x, "again\n");
 	t.len = 6;
-	post(x, TX, &t, 1);
+	test_ring_post(&x->ring[TX], &t, 1);
 	kick(x, TX);
 	assert_int_equal(drain(x, out, sizeof(out)), 6);
 	assert_memory_equal(out, "again\n", 6);

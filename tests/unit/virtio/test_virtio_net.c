@@ -31,13 +31,11 @@
 #include "virtio/virtio_dev.h"
 #include "virtio/virtio_net.h"
 #include "vmm/guest_mem.h"
+#include "tests/unit/virtio/virtq_test_ring.h"
 
 #define RAM_SIZE  (16u << 20)
 #define QSIZE     256u
 #define BUF_GPA   0x40000u
-
-#define DESC_F_NEXT  1
-#define DESC_F_WRITE 2
 
 #define HDR 12
 #define F_CSUM       0
@@ -61,9 +59,7 @@ struct fixture {
 	struct virtio_dev dev;
 	int host;                /* the test's end of the "tap" */
 	int backend;             /* the device's end (for queue checks) */
-	uint16_t qsize[2];
-	uint16_t avail_idx[2];
-	uint16_t next_desc[2];
+	struct test_ring ring[2];
 	uint64_t next_buf;
 	atomic_uint irqs[2];
 };
@@ -84,34 +80,9 @@ static void pattern(uint8_t *buf, size_t len, unsigned seed)
 
 /* ---- a driver by hand ---------------------------------------------------- */
 
-static void *gptr(struct fixture *x, uint64_t gpa, uint64_t len)
-{
-	void *p = guest_mem_ptr(&x->mem, gpa, len);
-
-	assert_non_null(p);
-	return p;
-}
-
 static uint64_t alloc_buf(struct fixture *x, uint64_t len)
 {
-	uint64_t gpa = x->next_buf;
-
-	x->next_buf = (x->next_buf + len + 63) & ~63ull;
-	assert_true(x->next_buf < RAM_SIZE);
-	return gpa;
-}
-
-static uint16_t used_idx(struct fixture *x, unsigned q)
-{
-	return __atomic_load_n((uint16_t *)gptr(x, used_gpa[q] + 2, 2), __ATOMIC_ACQUIRE);
-}
-
-static void used_elem(struct fixture *x, unsigned q, uint16_t i, uint32_t *id, uint32_t *len)
-{
-	uint8_t *e = gptr(x, used_gpa[q] + 4 + 8 * (i % x->qsize[q]), 8);
-
-	memcpy(id, e, 4);
-	memcpy(len, e + 4, 4);
+	return guest_alloc(&x->next_buf, RAM_SIZE, len);
 }
 
 static uint64_t offered(struct fixture *x)
@@ -125,40 +96,21 @@ static uint64_t offered(struct fixture *x)
 static void bring_up(struct fixture *x, uint64_t drop, uint16_t qsize)
 {
 	struct virtio_dev *dev = &x->dev;
-	uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER;
-	uint64_t f;
+	uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
 
 	pthread_mutex_lock(&dev->lock);
 	dev->interrupt = on_interrupt;
 	virtio_dev_set_status(dev, 0);
 	pthread_mutex_unlock(&dev->lock);
 	for (unsigned q = 0; q < 2; q++) {
-		memset(gptr(x, desc_gpa[q], 16 * QSIZE), 0, 16 * QSIZE);
-		memset(gptr(x, avail_gpa[q], 6 + 2 * QSIZE), 0, 6 + 2 * QSIZE);
-		memset(gptr(x, used_gpa[q], 6 + 8 * QSIZE), 0, 6 + 8 * QSIZE);
-		x->avail_idx[q] = 0;
-		x->next_desc[q] = 0;
-		x->qsize[q] = qsize;
+		test_ring_init(&x->ring[q], &x->mem, desc_gpa[q], avail_gpa[q], used_gpa[q], qsize, QSIZE);
 		atomic_store(&x->irqs[q], 0);
 	}
 
 	pthread_mutex_lock(&dev->lock);
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
-	virtio_dev_set_status(dev, st);
-	f = offered(x) & ~drop & ~(1ull << VIRTIO_F_EVENT_IDX);
-	virtio_dev_ack_features(dev, 0, (uint32_t)f);
-	virtio_dev_ack_features(dev, 1, (uint32_t)(f >> 32));
-	st |= VIRTIO_STATUS_FEATURES_OK;
-	virtio_dev_set_status(dev, st);
-	assert_true(dev->status & VIRTIO_STATUS_FEATURES_OK);
-	for (unsigned q = 0; q < 2; q++) {
-		dev->vq[q].size = qsize;
-		dev->vq[q].desc_gpa = desc_gpa[q];
-		dev->vq[q].avail_gpa = avail_gpa[q];
-		dev->vq[q].used_gpa = used_gpa[q];
-		virtio_dev_queue_enable(dev, q);
-		assert_true(dev->vq[q].ready);
-	}
+	test_negotiate(dev, drop);
+	for (unsigned q = 0; q < 2; q++)
+		test_ring_attach(dev, q, &x->ring[q]);
 	virtio_dev_set_status(dev, st | VIRTIO_STATUS_DRIVER_OK);
 	assert_int_equal(dev->status, st | VIRTIO_STATUS_DRIVER_OK);
 	pthread_mutex_unlock(&dev->lock);
@@ -169,36 +121,6 @@ static void reset_device(struct fixture *x)
 	pthread_mutex_lock(&x->dev.lock);
 	virtio_dev_set_status(&x->dev, 0);
 	pthread_mutex_unlock(&x->dev.lock);
-}
-
-struct buf {
-	uint64_t gpa;
-	uint32_t len;
-	bool write;              /* device-writable */
-};
-
-/* Lay the buffers out as one chain on queue q and make it available (not
- * notified); returns its head. */
-static uint16_t post(struct fixture *x, unsigned q, const struct buf *b, unsigned n)
-{
-	uint16_t size = x->qsize[q], head = x->next_desc[q];
-
-	for (unsigned i = 0; i < n; i++) {
-		uint16_t d = (uint16_t)((head + i) % size);
-		uint8_t *p = gptr(x, desc_gpa[q] + 16 * d, 16);
-		uint16_t flags = (b[i].write ? DESC_F_WRITE : 0) | (i + 1 < n ? DESC_F_NEXT : 0);
-		uint16_t next = (uint16_t)((d + 1) % size);
-
-		memcpy(p, &b[i].gpa, 8);
-		memcpy(p + 8, &b[i].len, 4);
-		memcpy(p + 12, &flags, 2);
-		memcpy(p + 14, &next, 2);
-	}
-	x->next_desc[q] = (uint16_t)((head + n) % size);
-	memcpy(gptr(x, avail_gpa[q] + 4 + 2 * (x->avail_idx[q] % size), 2), &head, 2);
-	x->avail_idx[q]++;
-	__atomic_store_n((uint16_t *)gptr(x, avail_gpa[q] + 2, 2), x->avail_idx[q], __ATOMIC_RELEASE);
-	return head;
 }
 
 static void kick(struct fixture *x, unsigned q)
@@ -213,9 +135,9 @@ static void kick(struct fixture *x, unsigned q)
  * that, its interrupt and statistics are there too. */
 static void wait_used(struct fixture *x, unsigned q, uint16_t idx)
 {
-	for (int i = 0; i < 5000 && used_idx(x, q) != idx; i++)
+	for (int i = 0; i < 5000 && test_ring_used_idx(&x->ring[q]) != idx; i++)
 		usleep(1000);
-	assert_int_equal(used_idx(x, q), idx);
+	assert_int_equal(test_ring_used_idx(&x->ring[q]), idx);
 	pthread_mutex_lock(&x->dev.lock);
 	pthread_mutex_unlock(&x->dev.lock);
 }
@@ -247,8 +169,8 @@ static uint64_t post_rx(struct fixture *x, uint32_t len, uint8_t fill)
 {
 	uint64_t gpa = alloc_buf(x, len);
 
-	memset(gptr(x, gpa, len), fill, len);
-	post(x, RXQ, &(struct buf){ gpa, len, true }, 1);
+	memset(guest_ptr(&x->mem, gpa, len), fill, len);
+	test_ring_post(&x->ring[RXQ], &(struct test_buf){ gpa, len, true }, 1);
 	return gpa;
 }
 
@@ -414,13 +336,13 @@ static void tx_split_frame(void **state)
 
 	pattern(msg, sizeof(msg), 3);
 	msg[0] = msg[1] = 0;                          /* no offload asked */
-	memcpy(gptr(x, gpa, sizeof(msg)), msg, sizeof(msg));
-	head = post(x, TXQ, (struct buf[]){ { gpa, 5, false }, { gpa + 5, 7, false },
+	memcpy(guest_ptr(&x->mem, gpa, sizeof(msg)), msg, sizeof(msg));
+	head = test_ring_post(&x->ring[TXQ], (struct test_buf[]){ { gpa, 5, false }, { gpa + 5, 7, false },
 					    { gpa + 12, 100, false }, { gpa + 112, 1, false },
 					    { gpa + 113, sizeof(msg) - 113, false } }, 5);
 	kick(x, TXQ);
-	assert_int_equal(used_idx(x, TXQ), 1);
-	used_elem(x, TXQ, 0, &id, &len);
+	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), 1);
+	test_ring_used_elem(&x->ring[TXQ], 0, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
 	assert_true(atomic_load(&x->irqs[TXQ]) >= 1);
@@ -447,11 +369,11 @@ static void tx_many(void **state)
 
 		memset(msg, 0, HDR);
 		pattern(msg + HDR, sizeof(msg) - HDR, (unsigned)i);
-		memcpy(gptr(x, gpa, sizeof(msg)), msg, sizeof(msg));
-		post(x, TXQ, &(struct buf){ gpa, sizeof(msg), false }, 1);
+		memcpy(guest_ptr(&x->mem, gpa, sizeof(msg)), msg, sizeof(msg));
+		test_ring_post(&x->ring[TXQ], &(struct test_buf){ gpa, sizeof(msg), false }, 1);
 	}
 	kick(x, TXQ);
-	assert_int_equal(used_idx(x, TXQ), N);
+	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), N);
 	for (int i = 0; i < N; i++) {
 		memset(msg, 0, HDR);
 		pattern(msg + HDR, sizeof(msg) - HDR, (unsigned)i);
@@ -460,18 +382,18 @@ static void tx_many(void **state)
 	}
 }
 
-static void expect_tx_dropped(struct fixture *x, const struct buf *b, unsigned n)
+static void expect_tx_dropped(struct fixture *x, const struct test_buf *b, unsigned n)
 {
 	uint8_t got[64];
-	uint16_t before = used_idx(x, TXQ);
+	uint16_t before = test_ring_used_idx(&x->ring[TXQ]);
 	uint64_t dropped = stats(x).tx_dropped;
 	uint32_t id, len;
 	uint16_t head;
 
-	head = post(x, TXQ, b, n);
+	head = test_ring_post(&x->ring[TXQ], b, n);
 	kick(x, TXQ);
-	assert_int_equal(used_idx(x, TXQ), (uint16_t)(before + 1));
-	used_elem(x, TXQ, before, &id, &len);
+	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), (uint16_t)(before + 1));
+	test_ring_used_elem(&x->ring[TXQ], before, &id, &len);
 	assert_int_equal(id, head);
 	assert_int_equal(len, 0);
 	assert_int_equal(stats(x).tx_dropped, dropped + 1);
@@ -481,7 +403,7 @@ static void expect_tx_dropped(struct fixture *x, const struct buf *b, unsigned n
 static uint64_t tx_frame(struct fixture *x, uint32_t len, uint8_t flags, uint8_t gso)
 {
 	uint64_t gpa = alloc_buf(x, len);
-	uint8_t *p = gptr(x, gpa, len);
+	uint8_t *p = guest_ptr(&x->mem, gpa, len);
 
 	pattern(p, len, 9);
 	if (len >= 2) {
@@ -501,26 +423,27 @@ static void tx_malformed(void **state)
 	uint64_t gpa;
 
 	/* Shorter than the header, or only the header. */
-	expect_tx_dropped(x, &(struct buf){ tx_frame(x, 8, 0, 0), 8, false }, 1);
-	expect_tx_dropped(x, &(struct buf){ tx_frame(x, HDR, 0, 0), HDR, false }, 1);
+	expect_tx_dropped(x, &(struct test_buf){ tx_frame(x, 8, 0, 0), 8, false }, 1);
+	expect_tx_dropped(x, &(struct test_buf){ tx_frame(x, HDR, 0, 0), HDR, false }, 1);
 	/* One byte more than the largest frame. */
 	gpa = tx_frame(x, (uint32_t)big + 1, 0, 0);
-	expect_tx_dropped(x, &(struct buf){ gpa, (uint32_t)big + 1, false }, 1);
+	expect_tx_dropped(x, &(struct test_buf){ gpa, (uint32_t)big + 1, false }, 1);
 	/* A device-writable buffer on the transmit queue. */
-	expect_tx_dropped(x, (struct buf[]){ { tx_frame(x, 100, 0, 0), 100, false },
+	expect_tx_dropped(x, (struct test_buf[]){ { tx_frame(x, 100, 0, 0), 100, false },
 					     { alloc_buf(x, 64), 64, true } }, 2);
 	/* Offloads the driver did not negotiate (none were offered). */
-	expect_tx_dropped(x, &(struct buf){ tx_frame(x, 100, 1, 0), 100, false }, 1);
-	expect_tx_dropped(x, &(struct buf){ tx_frame(x, 100, 0, 1), 100, false }, 1);
-	expect_tx_dropped(x, &(struct buf){ tx_frame(x, 100, 2, 0), 100, false }, 1);
+	expect_tx_dropped(x, &(struct test_buf){ tx_frame(x, 100, 1, 0), 100, false }, 1);
+	expect_tx_dropped(x, &(struct test_buf){ tx_frame(x, 100, 0, 1), 100, false }, 1);
+	expect_tx_dropped(x, &(struct test_buf){ tx_frame(x, 100, 2, 0), 100, false }, 1);
 	assert_false(x->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 
 	/* The largest frame goes through, split at an odd place. */
 	gpa = tx_frame(x, (uint32_t)big, 0, 0);
-	post(x, TXQ, (struct buf[]){ { gpa, 7, false }, { gpa + 7, (uint32_t)big - 7, false } }, 2);
+	test_ring_post(&x->ring[TXQ],
+		       (struct test_buf[]){ { gpa, 7, false }, { gpa + 7, (uint32_t)big - 7, false } }, 2);
 	kick(x, TXQ);
 	assert_int_equal(host_recv(x, got, big + 16, 1000), (ssize_t)big);
-	assert_memory_equal(got + HDR, (uint8_t *)gptr(x, gpa, big) + HDR, big - HDR);
+	assert_memory_equal(got + HDR, (uint8_t *)guest_ptr(&x->mem, gpa, big) + HDR, big - HDR);
 	assert_int_equal(stats(x).tx_frames, 1);
 	assert_int_equal(stats(x).tx_dropped, 7);
 	free(got);
@@ -533,23 +456,23 @@ static void tx_broken_ring(void **state)
 	struct fixture *x = *state;
 	uint8_t got[HDR + 200];
 	uint64_t gpa = tx_frame(x, HDR + 100, 0, 0);
-	uint8_t *d = gptr(x, desc_gpa[TXQ], 16);
-	uint16_t flags = DESC_F_NEXT, next = 0, head = 0;
+	uint8_t *d = guest_ptr(&x->mem, desc_gpa[TXQ], 16);
+	uint16_t flags = TEST_DESC_F_NEXT, next = 0, head = 0;
 	uint32_t len = 50;
 
 	memcpy(d, &gpa, 8);
 	memcpy(d + 8, &len, 4);
 	memcpy(d + 12, &flags, 2);
 	memcpy(d + 14, &next, 2);      /* points at itself */
-	memcpy(gptr(x, avail_gpa[TXQ] + 4, 2), &head, 2);
-	__atomic_store_n((uint16_t *)gptr(x, avail_gpa[TXQ] + 2, 2), 1, __ATOMIC_RELEASE);
+	memcpy(guest_ptr(&x->mem, avail_gpa[TXQ] + 4, 2), &head, 2);
+	__atomic_store_n((uint16_t *)guest_ptr(&x->mem, avail_gpa[TXQ] + 2, 2), 1, __ATOMIC_RELEASE);
 	kick(x, TXQ);
 	assert_true(x->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
-	assert_int_equal(used_idx(x, TXQ), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), 0);
 
 	bring_up(x, 0, QSIZE);
 	gpa = tx_frame(x, HDR + 100, 0, 0);
-	post(x, TXQ, &(struct buf){ gpa, HDR + 100, false }, 1);
+	test_ring_post(&x->ring[TXQ], &(struct test_buf){ gpa, HDR + 100, false }, 1);
 	kick(x, TXQ);
 	assert_int_equal(host_recv(x, got, sizeof(got), 1000), HDR + 100);
 }
@@ -579,14 +502,14 @@ static void rx_mergeable(void **state)
 	host_send(x, frame, sizeof(frame), 0, 0);
 	wait_used(x, RXQ, 3);
 	for (uint16_t i = 0; i < 3; i++) {
-		used_elem(x, RXQ, i, &id, &len[i]);
+		test_ring_used_elem(&x->ring[RXQ], i, &id, &len[i]);
 		assert_int_equal(id, i);        /* one descriptor per chain, in order */
 	}
 	assert_int_equal(len[0], 1024);
 	assert_int_equal(len[1], 1024);
 	assert_int_equal(len[2], HDR + 3000 - 2048);
 	for (int i = 0; i < 3; i++) {
-		memcpy(back + off, gptr(x, gpa[i], len[i]), len[i]);
+		memcpy(back + off, guest_ptr(&x->mem, gpa[i], len[i]), len[i]);
 		off += len[i];
 	}
 	assert_int_equal(back[0], 0);                         /* flags */
@@ -594,7 +517,7 @@ static void rx_mergeable(void **state)
 	assert_int_equal(get16(back + 10), 3);                /* num_buffers */
 	assert_memory_equal(back + HDR, frame, sizeof(frame));
 	/* The other chains are untouched. */
-	assert_int_equal(*(uint8_t *)gptr(x, gpa[3], 1), 0xee);
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, gpa[3], 1), 0xee);
 	assert_true(atomic_load(&x->irqs[RXQ]) >= 1);
 	assert_int_equal(stats(x).rx_frames, 1);
 	assert_int_equal(stats(x).rx_bytes, 3000);
@@ -602,11 +525,11 @@ static void rx_mergeable(void **state)
 	/* The next frame starts in the next chain. */
 	host_send(x, frame, 100, 0, 0);
 	wait_used(x, RXQ, 4);
-	used_elem(x, RXQ, 3, &id, &len[0]);
+	test_ring_used_elem(&x->ring[RXQ], 3, &id, &len[0]);
 	assert_int_equal(id, 3);
 	assert_int_equal(len[0], HDR + 100);
-	assert_int_equal(get16(gptr(x, gpa[3] + 10, 2)), 1);
-	assert_memory_equal(gptr(x, gpa[3] + HDR, 100), frame, 100);
+	assert_int_equal(get16(guest_ptr(&x->mem, gpa[3] + 10, 2)), 1);
+	assert_memory_equal(guest_ptr(&x->mem, gpa[3] + HDR, 100), frame, 100);
 }
 
 /* The largest frame, from the tap into 4 KiB chains. */
@@ -627,11 +550,12 @@ static void rx_largest_frame(void **state)
 	pattern(frame, VIRTIO_NET_MAX_FRAME, 11);
 	host_send(x, frame, VIRTIO_NET_MAX_FRAME, 0, 0);
 	wait_used(x, RXQ, (uint16_t)chains);
-	assert_int_equal(get16(gptr(x, first + 10, 2)), chains);
+	assert_int_equal(get16(guest_ptr(&x->mem, first + 10, 2)), chains);
 	/* The chains are contiguous in guest RAM here: the frame reads back
 	 * in one piece. */
-	assert_memory_equal(gptr(x, first + HDR, VIRTIO_NET_MAX_FRAME), frame, VIRTIO_NET_MAX_FRAME);
-	used_elem(x, RXQ, (uint16_t)(chains - 1), &id, &len);
+	assert_memory_equal(guest_ptr(&x->mem, first + HDR, VIRTIO_NET_MAX_FRAME), frame,
+			    VIRTIO_NET_MAX_FRAME);
+	test_ring_used_elem(&x->ring[RXQ], (uint16_t)(chains - 1), &id, &len);
 	assert_int_equal(len, total - 4096 * (chains - 1));
 
 	/* One byte more is dropped before it reaches the guest. */
@@ -665,7 +589,7 @@ static void rx_waits_for_buffers(void **state)
 	host_send(x, a, sizeof(a), 0, 0);
 	host_send(x, b, sizeof(b), 0, 0);
 	settle();
-	assert_int_equal(used_idx(x, RXQ), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
 	/* Waiting is sleeping: the device does not poll the tap in a loop. */
 	cpu = cpu_seconds();
 	settle();
@@ -679,17 +603,17 @@ static void rx_waits_for_buffers(void **state)
 	ga = post_rx(x, 2048, 0);
 	kick(x, RXQ);
 	wait_used(x, RXQ, 1);
-	used_elem(x, RXQ, 0, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 0, &id, &len);
 	assert_int_equal(len, HDR + sizeof(a));
-	assert_memory_equal(gptr(x, ga + HDR, sizeof(a)), a, sizeof(a));
+	assert_memory_equal(guest_ptr(&x->mem, ga + HDR, sizeof(a)), a, sizeof(a));
 	settle();
-	assert_int_equal(used_idx(x, RXQ), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 1);
 	assert_int_equal(backend_queued(x), 0);      /* b waits in the device */
 
 	gb = post_rx(x, 2048, 0);
 	kick(x, RXQ);
 	wait_used(x, RXQ, 2);
-	assert_memory_equal(gptr(x, gb + HDR, sizeof(b)), b, sizeof(b));
+	assert_memory_equal(guest_ptr(&x->mem, gb + HDR, sizeof(b)), b, sizeof(b));
 	assert_int_equal(stats(x).rx_frames, 2);
 	assert_int_equal(stats(x).rx_dropped, 0);
 }
@@ -708,19 +632,19 @@ static void rx_waits_mid_frame(void **state)
 	pattern(frame, sizeof(frame), 33);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	settle();
-	assert_int_equal(used_idx(x, RXQ), 0);    /* not the first chain alone */
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);    /* not the first chain alone */
 	g1 = post_rx(x, 1024, 0);
 	kick(x, RXQ);
 	settle();
-	assert_int_equal(used_idx(x, RXQ), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
 	g2 = post_rx(x, 1024, 0);
 	kick(x, RXQ);
 	wait_used(x, RXQ, 3);
-	used_elem(x, RXQ, 2, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 2, &id, &len);
 	assert_int_equal(len, HDR + sizeof(frame) - 2048);
-	memcpy(back, gptr(x, g0, 1024), 1024);
-	memcpy(back + 1024, gptr(x, g1, 1024), 1024);
-	memcpy(back + 2048, gptr(x, g2, len), len);
+	memcpy(back, guest_ptr(&x->mem, g0, 1024), 1024);
+	memcpy(back + 1024, guest_ptr(&x->mem, g1, 1024), 1024);
+	memcpy(back + 2048, guest_ptr(&x->mem, g2, len), len);
 	assert_int_equal(get16(back + 10), 3);
 	assert_memory_equal(back + HDR, frame, sizeof(frame));
 }
@@ -740,17 +664,17 @@ static void rx_without_mergeable(void **state)
 	pattern(frame, sizeof(frame), 44);
 	host_send(x, frame, sizeof(frame), 0, 0);     /* does not fit the first */
 	wait_used(x, RXQ, 1);
-	used_elem(x, RXQ, 0, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 0, &id, &len);
 	assert_int_equal(len, 0);
-	assert_int_equal(*(uint8_t *)gptr(x, small, 1), 0x77);
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, small, 1), 0x77);
 	assert_int_equal(stats(x).rx_dropped, 1);
 
 	host_send(x, frame, sizeof(frame), 0, 0);
 	wait_used(x, RXQ, 2);
-	used_elem(x, RXQ, 1, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 1, &id, &len);
 	assert_int_equal(len, HDR + sizeof(frame));
-	assert_int_equal(get16(gptr(x, ok + 10, 2)), 1);     /* num_buffers */
-	assert_memory_equal(gptr(x, ok + HDR, sizeof(frame)), frame, sizeof(frame));
+	assert_int_equal(get16(guest_ptr(&x->mem, ok + 10, 2)), 1);     /* num_buffers */
+	assert_memory_equal(guest_ptr(&x->mem, ok + HDR, sizeof(frame)), frame, sizeof(frame));
 }
 
 /* A frame larger than every chain of the queue together is dropped and
@@ -770,7 +694,7 @@ static void rx_larger_than_queue(void **state)
 	host_send(x, frame, sizeof(frame), 0, 0);
 	wait_used(x, RXQ, 8);
 	for (uint16_t i = 0; i < 8; i++) {
-		used_elem(x, RXQ, i, &id, &len);
+		test_ring_used_elem(&x->ring[RXQ], i, &id, &len);
 		assert_int_equal(len, 0);
 	}
 	assert_int_equal(stats(x).rx_dropped, 1);
@@ -778,9 +702,9 @@ static void rx_larger_than_queue(void **state)
 	kick(x, RXQ);
 	host_send(x, frame, 500, 0, 0);
 	wait_used(x, RXQ, 9);
-	used_elem(x, RXQ, 8, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 8, &id, &len);
 	assert_int_equal(len, HDR + 500);
-	assert_memory_equal(gptr(x, g + HDR, 500), frame, 500);
+	assert_memory_equal(guest_ptr(&x->mem, g + HDR, 500), frame, 500);
 }
 
 /* Receive chains the driver got wrong go back unused, length 0. */
@@ -791,23 +715,23 @@ static void rx_bad_chains(void **state)
 	uint64_t readable = alloc_buf(x, 64), w = alloc_buf(x, 1024), tiny, good;
 	uint32_t id, len;
 
-	memset(gptr(x, w, 1024), 0x11, 1024);
-	post(x, RXQ, (struct buf[]){ { readable, 64, false }, { w, 1024, true } }, 2);
+	memset(guest_ptr(&x->mem, w, 1024), 0x11, 1024);
+	test_ring_post(&x->ring[RXQ], (struct test_buf[]){ { readable, 64, false }, { w, 1024, true } }, 2);
 	tiny = post_rx(x, HDR - 1, 0x22);
 	good = post_rx(x, 1024, 0);
 	kick(x, RXQ);
 	pattern(frame, sizeof(frame), 66);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	wait_used(x, RXQ, 3);
-	used_elem(x, RXQ, 0, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 0, &id, &len);
 	assert_int_equal(len, 0);
-	used_elem(x, RXQ, 1, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 1, &id, &len);
 	assert_int_equal(len, 0);
-	used_elem(x, RXQ, 2, &id, &len);
+	test_ring_used_elem(&x->ring[RXQ], 2, &id, &len);
 	assert_int_equal(len, HDR + sizeof(frame));
-	assert_int_equal(*(uint8_t *)gptr(x, w, 1), 0x11);
-	assert_int_equal(*(uint8_t *)gptr(x, tiny, 1), 0x22);
-	assert_memory_equal(gptr(x, good + HDR, sizeof(frame)), frame, sizeof(frame));
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, w, 1), 0x11);
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, tiny, 1), 0x22);
+	assert_memory_equal(guest_ptr(&x->mem, good + HDR, sizeof(frame)), frame, sizeof(frame));
 	assert_false(x->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
 
@@ -829,11 +753,11 @@ static void rx_header_filtered(void **state)
 	host_send(x, frame, sizeof(frame), 2, 0);     /* DATA_VALID */
 	wait_used(x, RXQ, 1);
 	settle();
-	assert_int_equal(used_idx(x, RXQ), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 1);
 	assert_int_equal(stats(x).rx_dropped, 2);
-	assert_int_equal(*(uint8_t *)gptr(x, g, 1), 0);           /* flags */
-	assert_int_equal(*(uint8_t *)gptr(x, g + 1, 1), 0);       /* gso_type */
-	assert_memory_equal(gptr(x, g + HDR, sizeof(frame)), frame, sizeof(frame));
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, g, 1), 0);           /* flags */
+	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, g + 1, 1), 0);       /* gso_type */
+	assert_memory_equal(guest_ptr(&x->mem, g + HDR, sizeof(frame)), frame, sizeof(frame));
 }
 
 /* After a reset the device writes nothing into guest RAM; a frame that
@@ -851,19 +775,19 @@ static void reset_stops_guest_writes(void **state)
 	host_send(x, frame, sizeof(frame), 0, 0);
 	settle();
 	memset(back, 0x5a, sizeof(back));
-	assert_memory_equal(gptr(x, g, 1024), back, sizeof(back));
-	assert_int_equal(used_idx(x, RXQ), 0);
+	assert_memory_equal(guest_ptr(&x->mem, g, 1024), back, sizeof(back));
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
 	/* Notifications of a queue that is not set up do nothing. */
 	kick(x, RXQ);
 	kick(x, TXQ);
 	settle();
-	assert_memory_equal(gptr(x, g, 1024), back, sizeof(back));
+	assert_memory_equal(guest_ptr(&x->mem, g, 1024), back, sizeof(back));
 
 	bring_up(x, 0, QSIZE);
 	g = post_rx(x, 1024, 0);
 	kick(x, RXQ);
 	wait_used(x, RXQ, 1);
-	assert_memory_equal(gptr(x, g + HDR, sizeof(frame)), frame, sizeof(frame));
+	assert_memory_equal(guest_ptr(&x->mem, g + HDR, sizeof(frame)), frame, sizeof(frame));
 }
 
 /* A reset with a frame half placed: the chains taken are the driver's
@@ -881,13 +805,13 @@ static void reset_mid_frame(void **state)
 	pattern(frame, sizeof(frame), 99);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	settle();
-	assert_int_equal(used_idx(x, RXQ), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
 	reset_device(x);
 	/* The old driver's buffer is reused for something else. */
-	memset(gptr(x, held, 1024), 0x3c, 1024);
+	memset(guest_ptr(&x->mem, held, 1024), 0x3c, 1024);
 	settle();
 	memset(fill, 0x3c, sizeof(fill));
-	assert_memory_equal(gptr(x, held, 1024), fill, sizeof(fill));
+	assert_memory_equal(guest_ptr(&x->mem, held, 1024), fill, sizeof(fill));
 
 	bring_up(x, 0, QSIZE);
 	for (int i = 0; i < 3; i++)
@@ -897,12 +821,12 @@ static void reset_mid_frame(void **state)
 	for (int i = 0; i < 3; i++) {
 		uint32_t id;
 
-		used_elem(x, RXQ, (uint16_t)i, &id, &len);
-		memcpy(back + 1024 * i, gptr(x, g[i], len), len);
+		test_ring_used_elem(&x->ring[RXQ], (uint16_t)i, &id, &len);
+		memcpy(back + 1024 * i, guest_ptr(&x->mem, g[i], len), len);
 	}
 	assert_int_equal(get16(back + 10), 3);
 	assert_memory_equal(back + HDR, frame, sizeof(frame));
-	assert_memory_equal(gptr(x, held, 1024), fill, sizeof(fill));
+	assert_memory_equal(guest_ptr(&x->mem, held, 1024), fill, sizeof(fill));
 }
 
 /* The host closing its end is a hang-up: the device stops reading but
@@ -918,11 +842,11 @@ static void backend_hangup(void **state)
 	x->host = socket(AF_UNIX, SOCK_SEQPACKET, 0);     /* for teardown */
 	settle();
 	gpa = tx_frame(x, HDR + 100, 0, 0);
-	post(x, TXQ, &(struct buf){ gpa, HDR + 100, false }, 1);
+	test_ring_post(&x->ring[TXQ], &(struct test_buf){ gpa, HDR + 100, false }, 1);
 	kick(x, TXQ);
-	assert_int_equal(used_idx(x, TXQ), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), 1);
 	assert_int_equal(stats(x).tx_dropped, 1);
-	assert_int_equal(used_idx(x, RXQ), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
 }
 
 /* ---- a real tap (needs CAP_NET_ADMIN) ------------------------------------ */
