@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "tests/unit/devices/test_platform.h"
+#include "tests/unit/virtio/fake_virtio_dev.h"
+#include "tests/unit/virtio/virtq_test_ring.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_mmio_regs.h"
 #include "virtio/virtio_rng.h"
@@ -35,19 +37,7 @@
 #define USED_GPA   0x12000ull
 #define BUF_GPA    0x20000ull
 #define F_NEXT     1
-#define F_WRITE    2
 
-#define FAKE_MAX_SIZE 16
-#define FAKE_FEATURES ((1ull << 5) | (1ull << 35))
-#define FAKE_CONFIG   12
-
-struct fake_dev {
-	unsigned notified[2];
-	unsigned resets, activations, destroyed;
-	bool serve;                  /* pop and push on notify */
-	uint8_t config[FAKE_CONFIG];
-	struct virtq_elem elem;
-};
 
 struct fixture {
 	struct fake_platform *f;
@@ -55,86 +45,10 @@ struct fixture {
 	struct virtio_mmio *m;
 	struct virtio_dev *dev;
 	struct fake_dev fake;
-	uint16_t avail_idx;
+	struct test_ring ring;       /* queue 0, as the tests set it up */
 };
 
-/* ---- the fake device ---------------------------------------------------- */
-
-static void fake_config_read(struct virtio_dev *dev, unsigned off, void *buf, unsigned len)
-{
-	struct fake_dev *d = dev->priv;
-
-	assert_true(off + len <= FAKE_CONFIG);
-	memcpy(buf, d->config + off, len);
-}
-
-static void fake_config_write(struct virtio_dev *dev, unsigned off, const void *buf, unsigned len)
-{
-	struct fake_dev *d = dev->priv;
-
-	assert_true(off + len <= FAKE_CONFIG);
-	memcpy(d->config + off, buf, len);
-}
-
-static void fake_queue_notify(struct virtio_dev *dev, unsigned q)
-{
-	struct fake_dev *d = dev->priv;
-	bool pushed = false;
-
-	assert_true(q < 2);
-	d->notified[q]++;
-	if (!d->serve)
-		return;
-	while (virtq_pop(&dev->vq[q], &d->elem) > 0) {
-		virtq_push(&dev->vq[q], &d->elem, 0);
-		pushed = true;
-	}
-	if (pushed)
-		virtio_dev_queue_interrupt(dev, q);
-}
-
-static void fake_activate(struct virtio_dev *dev)
-{
-	((struct fake_dev *)dev->priv)->activations++;
-}
-
-static void fake_reset(struct virtio_dev *dev)
-{
-	((struct fake_dev *)dev->priv)->resets++;
-}
-
-static void fake_destroy(struct virtio_dev *dev)
-{
-	((struct fake_dev *)dev->priv)->destroyed++;
-}
-
-static const struct virtio_dev_ops fake_ops = {
-	.name = "fake",
-	.device_id = 42,
-	.num_queues = 2,
-	.queue_max_size = FAKE_MAX_SIZE,
-	.features = FAKE_FEATURES,
-	.config_size = FAKE_CONFIG,
-	.config_read = fake_config_read,
-	.config_write = fake_config_write,
-	.queue_notify = fake_queue_notify,
-	.activate = fake_activate,
-	.reset = fake_reset,
-	.destroy = fake_destroy,
-};
-
-static int fake_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *arg)
-{
-	return virtio_dev_init(dev, &fake_ops, mem, (void *)arg);
-}
-
-static int fail_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *arg)
-{
-	(void)dev;
-	(void)mem;
-	(void)arg;
-	return -ENOMEM;
-}
+/* ---- fake devices beyond fake_virtio_dev.h ------------------------------ */
 
 static const struct virtio_dev_ops big_config_ops = {
 	.name = "big",
@@ -171,6 +85,7 @@ static int setup_with(void **state, virtio_dev_setup_fn fn)
 	assert_non_null(x);
 	x->f = fake_platform_new();
 	assert_int_equal(guest_mem_init(&x->mem, RAM), 0);
+	test_ring_init(&x->ring, &x->mem, DESC_GPA, AVAIL_GPA, USED_GPA, 8, 8);
 	x->f->p.mem = &x->mem;
 	x->m = virtio_mmio_create(&x->f->p, BASE, GSI, fn, &x->fake);
 	assert_non_null(x->m);
@@ -227,43 +142,11 @@ static void queue_setup(struct fixture *x, unsigned q, uint32_t size, uint64_t d
 	wr(x, VIRTIO_MMIO_REG_QUEUE_READY, 1);
 }
 
-static void *gpa(struct fixture *x, uint64_t a, uint64_t len)
-{
-	void *p = guest_mem_ptr(&x->mem, a, len);
-
-	assert_non_null(p);
-	return p;
-}
-
-/* A one-descriptor chain in slot i of a queue of size entries. */
-static void post(struct fixture *x, uint16_t size, uint16_t i, uint64_t buf, uint32_t len,
-		 uint16_t flags)
-{
-	uint8_t *d = gpa(x, DESC_GPA + 16ull * i, 16);
-	uint8_t *avail = gpa(x, AVAIL_GPA, 4 + 2ull * size);
-
-	memcpy(d, &buf, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memset(d + 14, 0, 2);
-	memcpy(avail + 4 + 2 * (x->avail_idx % size), &i, 2);
-	x->avail_idx++;
-	memcpy(avail + 2, &x->avail_idx, 2);
-}
-
-static uint16_t used_idx(struct fixture *x)
-{
-	uint16_t v;
-
-	memcpy(&v, gpa(x, USED_GPA + 2, 2), 2);
-	return v;
-}
-
 static uint32_t used_len(struct fixture *x, uint16_t n)
 {
 	uint32_t v;
 
-	memcpy(&v, gpa(x, USED_GPA + 4 + 8ull * n + 4, 4), 4);
+	memcpy(&v, guest_ptr(&x->mem, USED_GPA + 4 + 8ull * n + 4, 4), 4);
 	return v;
 }
 
@@ -556,17 +439,17 @@ static void interrupts(void **state)
 	x->fake.serve = true;
 	bring_up(x, VERSION_1);
 	assert_false(x->f->irq[GSI]);
-	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ BUF_GPA, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring), 1);
 	/* Used buffer: bit 0, line high until acknowledged. */
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING);
 	assert_true(x->f->irq[GSI]);
 	calls = x->f->irq_calls[GSI];
 	/* A second used buffer while pending: the level stays, no new call. */
-	post(x, 8, 1, BUF_GPA, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 1, (struct test_buf){ BUF_GPA, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 2);
+	assert_int_equal(test_ring_used_idx(&x->ring), 2);
 	assert_int_equal(x->f->irq_calls[GSI], calls);
 	/* Acknowledging another bit changes nothing. */
 	wr(x, VIRTIO_MMIO_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG | 0xfffffffc);
@@ -584,7 +467,7 @@ static void interrupts(void **state)
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	assert_true(x->f->irq[GSI]);
 	/* Both pending; each acknowledged on its own. */
-	post(x, 8, 2, BUF_GPA, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 2, (struct test_buf){ BUF_GPA, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG);
 	wr(x, VIRTIO_MMIO_REG_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
@@ -609,10 +492,10 @@ static void interrupt_suppression(void **state)
 
 	x->fake.serve = true;
 	bring_up(x, VERSION_1);
-	memcpy(gpa(x, AVAIL_GPA, 2), &no_interrupt, 2);
-	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	memcpy(guest_ptr(&x->mem, AVAIL_GPA, 2), &no_interrupt, 2);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ BUF_GPA, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring), 1);
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), 0);
 	assert_false(x->f->irq[GSI]);
 }
@@ -623,7 +506,7 @@ static void reset(void **state)
 
 	x->fake.serve = true;
 	bring_up(x, VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX));
-	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ BUF_GPA, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
 	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, 1);
 	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 1);
@@ -651,12 +534,12 @@ static void reset(void **state)
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NUM_MAX), FAKE_MAX_SIZE);
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES) & (1u << 5), 1u << 5);
 	/* And the device comes up again from scratch. */
-	memset(gpa(x, DESC_GPA, 0x3000), 0, 0x3000);
-	x->avail_idx = 0;
+	memset(guest_ptr(&x->mem, DESC_GPA, 0x3000), 0, 0x3000);
+	x->ring.avail_idx = 0;
 	bring_up(x, VERSION_1);
-	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ BUF_GPA, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring), 1);
 }
 
 static void bad_accesses(void **state)
@@ -751,7 +634,7 @@ static bool all_equal(const uint8_t *p, size_t n)
 static void rng_fills_buffers(void **state)
 {
 	struct fixture *x = *state;
-	uint8_t *buf = gpa(x, BUF_GPA, 256);
+	uint8_t *buf = guest_ptr(&x->mem, BUF_GPA, 256);
 
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_ID), VIRTIO_ID_RNG);
 	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0);
@@ -760,10 +643,10 @@ static void rng_fills_buffers(void **state)
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_NUM_MAX), VIRTIO_RNG_QUEUE_SIZE);
 	bring_up(x, VERSION_1);
 	memset(buf, 0, 256);
-	post(x, 8, 0, BUF_GPA, 64, F_WRITE);
-	post(x, 8, 1, BUF_GPA + 128, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ BUF_GPA, 64, true });
+	test_ring_post_at(&x->ring, 1, (struct test_buf){ BUF_GPA + 128, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 2);
+	assert_int_equal(test_ring_used_idx(&x->ring), 2);
 	assert_int_equal(used_len(x, 0), 64);
 	assert_int_equal(used_len(x, 1), 64);
 	assert_false(all_equal(buf, 64));
@@ -781,13 +664,13 @@ static void rng_caps_a_request(void **state)
 {
 	struct fixture *x = *state;
 	uint32_t big = VIRTIO_RNG_MAX_REQUEST * 2;
-	uint8_t *buf = gpa(x, BUF_GPA, big);
+	uint8_t *buf = guest_ptr(&x->mem, BUF_GPA, big);
 
 	bring_up(x, VERSION_1);
 	memset(buf, 0, big);
-	post(x, 8, 0, BUF_GPA, big, F_WRITE);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ BUF_GPA, big, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 1);
+	assert_int_equal(test_ring_used_idx(&x->ring), 1);
 	assert_int_equal(used_len(x, 0), VIRTIO_RNG_MAX_REQUEST);
 	assert_true(all_equal(buf + VIRTIO_RNG_MAX_REQUEST, VIRTIO_RNG_MAX_REQUEST));
 	assert_int_equal(buf[VIRTIO_RNG_MAX_REQUEST], 0);
@@ -799,16 +682,16 @@ static void rng_readable_chain_needs_reset(void **state)
 	struct fixture *x = *state;
 
 	bring_up(x, VERSION_1);
-	post(x, 8, 0, BUF_GPA, 64, 0);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ BUF_GPA, 64, false });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring), 0);
 	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_INTERRUPT_STATUS), VIRTIO_MMIO_INT_CONFIG);
 	assert_true(x->f->irq[GSI]);
 	/* Later notifications are ignored until the reset. */
-	post(x, 8, 1, BUF_GPA, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 1, (struct test_buf){ BUF_GPA, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring), 0);
 	wr(x, VIRTIO_MMIO_REG_STATUS, 0);
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), 0);
 	assert_false(x->f->irq[GSI]);
@@ -821,9 +704,9 @@ static void rng_bad_buffer_needs_reset(void **state)
 	struct fixture *x = *state;
 
 	bring_up(x, VERSION_1);
-	post(x, 8, 0, RAM - 16, 64, F_WRITE);
+	test_ring_post_at(&x->ring, 0, (struct test_buf){ RAM - 16, 64, true });
 	wr(x, VIRTIO_MMIO_REG_QUEUE_NOTIFY, 0);
-	assert_int_equal(used_idx(x), 0);
+	assert_int_equal(test_ring_used_idx(&x->ring), 0);
 	assert_true(rd(x, VIRTIO_MMIO_REG_STATUS) & S_NEEDS_RESET);
 }
 

@@ -13,6 +13,8 @@
 
 #include "devices/pci_host.h"
 #include "tests/unit/devices/test_platform.h"
+#include "tests/unit/virtio/fake_virtio_dev.h"
+#include "tests/unit/virtio/virtq_test_ring.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtio_pci_regs.h"
 #include "vmm/guest_mem.h"
@@ -61,99 +63,10 @@
 #define AVAIL_GPA  0x11000ull
 #define USED_GPA   0x12000ull
 #define BUF_GPA    0x20000ull
-#define F_WRITE    2
 
-#define FAKE_QUEUES   2
-#define FAKE_MAX_SIZE 16
-#define FAKE_FEATURES ((1ull << 5) | (1ull << 35))
-#define FAKE_CONFIG   12
 #define MSIX_ENTRIES  (FAKE_QUEUES + 1)
 
-/* ---- the fake device ---------------------------------------------------- */
-
-struct fake_dev {
-	unsigned notified[FAKE_QUEUES];
-	unsigned resets, activations, destroyed;
-	bool serve;                  /* pop and push on notify */
-	uint8_t config[FAKE_CONFIG];
-	struct virtq_elem elem;
-};
-
-static void fake_config_read(struct virtio_dev *dev, unsigned off, void *buf, unsigned len)
-{
-	struct fake_dev *d = dev->priv;
-
-	assert_true(off + len <= FAKE_CONFIG);
-	memcpy(buf, d->config + off, len);
-}
-
-static void fake_config_write(struct virtio_dev *dev, unsigned off, const void *buf, unsigned len)
-{
-	struct fake_dev *d = dev->priv;
-
-	assert_true(off + len <= FAKE_CONFIG);
-	memcpy(d->config + off, buf, len);
-}
-
-static void fake_queue_notify(struct virtio_dev *dev, unsigned q)
-{
-	struct fake_dev *d = dev->priv;
-	bool pushed = false;
-
-	assert_true(q < FAKE_QUEUES);
-	d->notified[q]++;
-	if (!d->serve)
-		return;
-	while (virtq_pop(&dev->vq[q], &d->elem) > 0) {
-		virtq_push(&dev->vq[q], &d->elem, 0);
-		pushed = true;
-	}
-	if (pushed)
-		virtio_dev_queue_interrupt(dev, q);
-}
-
-static void fake_activate(struct virtio_dev *dev)
-{
-	((struct fake_dev *)dev->priv)->activations++;
-}
-
-static void fake_reset(struct virtio_dev *dev)
-{
-	((struct fake_dev *)dev->priv)->resets++;
-}
-
-static void fake_destroy(struct virtio_dev *dev)
-{
-	((struct fake_dev *)dev->priv)->destroyed++;
-}
-
-static const struct virtio_dev_ops fake_ops = {
-	.name = "fake",
-	.device_id = 42,
-	.num_queues = FAKE_QUEUES,
-	.queue_max_size = FAKE_MAX_SIZE,
-	.features = FAKE_FEATURES,
-	.config_size = FAKE_CONFIG,
-	.config_read = fake_config_read,
-	.config_write = fake_config_write,
-	.queue_notify = fake_queue_notify,
-	.activate = fake_activate,
-	.reset = fake_reset,
-	.destroy = fake_destroy,
-};
-
-static int fake_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *arg)
-{
-	return virtio_dev_init(dev, &fake_ops, mem, (void *)arg);
-}
-
-static int fail_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *arg)
-{
-	(void)dev;
-	(void)mem;
-	(void)arg;
-	return -ENOMEM;
-}
+/* ---- fake devices beyond fake_virtio_dev.h ------------------------------ */
 
 static const struct virtio_dev_ops big_config_ops = {
 	.name = "big",
@@ -202,7 +115,7 @@ struct fixture {
 	struct virtio_pci *other;    /* a second function some tests add */
 	struct virtio_dev *dev;
 	struct fake_dev fake, other_fake;
-	uint16_t avail_idx;
+	struct test_ring ring;       /* queue 0, as the tests set it up */
 
 	struct vcap cap[VIRTIO_PCI_CAP_TYPES];  /* by cfg_type; at == 0: not found */
 	uint32_t notify_mult;
@@ -345,6 +258,7 @@ static int setup(void **state)
 	assert_non_null(x);
 	x->f = fake_platform_new();
 	assert_int_equal(guest_mem_init(&x->mem, RAM), 0);
+	test_ring_init(&x->ring, &x->mem, DESC_GPA, AVAIL_GPA, USED_GPA, 8, 8);
 	x->f->p.mem = &x->mem;
 	x->host = pci_host_create(&x->f->p);
 	assert_non_null(x->host);
@@ -409,46 +323,14 @@ static void bring_up(struct fixture *x)
 	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_UP);
 }
 
-static void *gpa(struct fixture *x, uint64_t a, uint64_t len)
-{
-	void *p = guest_mem_ptr(&x->mem, a, len);
-
-	assert_non_null(p);
-	return p;
-}
-
-/* A one-descriptor chain in slot i of a queue of size entries. */
-static void post(struct fixture *x, uint16_t size, uint16_t i, uint64_t buf, uint32_t len,
-		 uint16_t flags)
-{
-	uint8_t *d = gpa(x, DESC_GPA + 16ull * i, 16);
-	uint8_t *avail = gpa(x, AVAIL_GPA, 4 + 2ull * size);
-
-	memcpy(d, &buf, 8);
-	memcpy(d + 8, &len, 4);
-	memcpy(d + 12, &flags, 2);
-	memset(d + 14, 0, 2);
-	memcpy(avail + 4 + 2 * (x->avail_idx % size), &i, 2);
-	x->avail_idx++;
-	memcpy(avail + 2, &x->avail_idx, 2);
-}
-
-static uint16_t used_idx(struct fixture *x)
-{
-	uint16_t v;
-
-	memcpy(&v, gpa(x, USED_GPA + 2, 2), 2);
-	return v;
-}
-
 /* One used buffer on queue 0, and the interrupt that asks for. */
 static void complete_one(struct fixture *x)
 {
-	uint16_t before = used_idx(x);
+	uint16_t before = test_ring_used_idx(&x->ring);
 
-	post(x, 8, (uint16_t)(x->avail_idx % 8), BUF_GPA, 64, F_WRITE);
+	test_ring_post_at(&x->ring, (uint16_t)(x->ring.avail_idx % 8), (struct test_buf){ BUF_GPA, 64, true });
 	notify(x, 0);
-	assert_int_equal(used_idx(x), (uint16_t)(before + 1));
+	assert_int_equal(test_ring_used_idx(&x->ring), (uint16_t)(before + 1));
 }
 
 static void config_changed(struct fixture *x)
@@ -785,8 +667,8 @@ static void reset_restores(void **state)
 	assert_int_equal(isr_rd(x), 0);
 
 	/* And the device comes up again from scratch. */
-	memset(gpa(x, DESC_GPA, 0x3000), 0, 0x3000);
-	x->avail_idx = 0;
+	memset(guest_ptr(&x->mem, DESC_GPA, 0x3000), 0, 0x3000);
+	x->ring.avail_idx = 0;
 	bring_up(x);
 	complete_one(x);
 }

@@ -93,6 +93,13 @@ static inline uint16_t test_ring_post(struct test_ring *r, const struct test_buf
 	return head;
 }
 
+/* A one-buffer chain at descriptor slot, for tests that pick the slot. */
+static inline void test_ring_post_at(struct test_ring *r, uint16_t slot, struct test_buf b)
+{
+	r->next_desc = slot;
+	test_ring_post(r, &b, 1);
+}
+
 static inline uint16_t test_ring_used_idx(struct test_ring *r)
 {
 	return __atomic_load_n((uint16_t *)guest_ptr(r->mem, r->used + 2, 2), __ATOMIC_ACQUIRE);
