@@ -37,14 +37,8 @@
  * thousand instructions at most, polling is bounded by the TSC. */
 #include "guest.h"
 #include "pci.h"
-#include "../../virtio/virtio_mmio_regs.h"
+#include "virtio_mmio.h"
 #include "../../virtio/virtio_pci_regs.h"
-
-/* Device status bits (virtio 1.x 2.1). */
-#define S_ACK         1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FEATURES_OK 8
 
 /* Feature bits. */
 #define F_BLK_RO      5
@@ -82,29 +76,7 @@
  * longer). FLUSH waits for the host's fdatasync. */
 #define WAIT_MS   2000
 
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct avail {
-	uint16_t flags;
-	uint16_t idx;
-	uint16_t ring[QSIZE];
-};
-
-struct used_elem {
-	uint32_t id;
-	uint32_t len;
-};
-
-struct used {
-	uint16_t flags;
-	uint16_t idx;
-	struct used_elem ring[QSIZE];
-};
+VIRTQ_DECLARE_RINGS(QSIZE);
 
 struct blk_hdr {
 	uint32_t type;
@@ -123,7 +95,7 @@ struct slot {
 /* Each drive's rings and buffers, in the guest's own RAM (identity
  * mapped, below 4 GiB). */
 struct drive_mem {
-	struct desc desc[QSIZE] __attribute__((aligned(4096)));
+	struct virtq_desc desc[QSIZE] __attribute__((aligned(4096)));
 	struct avail avail __attribute__((aligned(4096)));
 	struct used used __attribute__((aligned(4096)));
 	struct slot slot[SLOTS] __attribute__((aligned(64)));
@@ -323,14 +295,7 @@ static int setup_queue(struct drive *d)
 	if (!check(max >= QSIZE && mmio_rd(d, VIRTIO_MMIO_REG_QUEUE_READY) == 0,
 		   "%s: queue 0: QueueNumMax %u, not ready", d->name, max))
 		return -1;
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_NUM, QSIZE);
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_DESC_LOW, (uint32_t)desc);
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW, (uint32_t)avail);
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_DEVICE_LOW, (uint32_t)used);
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
-	mmio_wr(d, VIRTIO_MMIO_REG_QUEUE_READY, 1);
+	virtio_mmio_queue_set(d->base, QSIZE, desc, avail, used);
 	return check(mmio_rd(d, VIRTIO_MMIO_REG_QUEUE_READY) == 1,
 		     "%s: queue 0 ready with %u entries", d->name, QSIZE) ? 0 : -1;
 }
@@ -551,8 +516,8 @@ static int init_device(struct drive *d)
 
 	if (!check(reset(d), "%s: reset: status reads 0", d->name))
 		return -1;
-	set_status(d, S_ACK);
-	set_status(d, S_ACK | S_DRIVER);
+	set_status(d, VIRTIO_S_ACK);
+	set_status(d, VIRTIO_S_ACK | VIRTIO_S_DRIVER);
 	d->features = device_features32(d, 0) | (uint64_t)device_features32(d, 1) << 32;
 	note("%s: device features %#llx", d->name, (unsigned long long)d->features);
 	check((d->features >> F_VERSION_1) & 1, "%s: VERSION_1 offered", d->name);
@@ -563,9 +528,9 @@ static int init_device(struct drive *d)
 	 * write the device must refuse). */
 	want = d->features & ((1ull << F_VERSION_1) | (1ull << F_BLK_FLUSH));
 	set_driver_features(d, want);
-	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK);
+	set_status(d, VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
 	status = get_status(d);
-	if (!check(status == (S_ACK | S_DRIVER | S_FEATURES_OK),
+	if (!check(status == (VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK),
 		   "%s: FEATURES_OK kept with %#llx (status %#x)", d->name,
 		   (unsigned long long)want, status))
 		return -1;
@@ -575,9 +540,9 @@ static int init_device(struct drive *d)
 	      (unsigned long long)d->capacity, (unsigned long long)sectors);
 	if (setup_queue(d))
 		return -1;
-	set_status(d, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	set_status(d, VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK);
 	status = get_status(d);
-	return check(status == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK),
+	return check(status == (VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK),
 		     "%s: DRIVER_OK (status %#x)", d->name, status) ? 0 : -1;
 }
 
@@ -596,15 +561,15 @@ static void post(struct drive *d, unsigned k, uint32_t type, uint64_t sector, vo
 	s->status = NO_STATUS;
 	s->used_len = 0;
 	s->answered = 0;
-	m->desc[i] = (struct desc){ addr_of(&s->hdr), sizeof(s->hdr), DESC_F_NEXT, (uint16_t)(i + 1) };
+	m->desc[i] = (struct virtq_desc){ addr_of(&s->hdr), sizeof(s->hdr), DESC_F_NEXT, (uint16_t)(i + 1) };
 	if (len) {
 		i++;
-		m->desc[i] = (struct desc){ addr_of(data), len,
+		m->desc[i] = (struct virtq_desc){ addr_of(data), len,
 					    DESC_F_NEXT | (device_writes ? DESC_F_WRITE : 0),
 					    (uint16_t)(i + 1) };
 	}
 	i++;
-	m->desc[i] = (struct desc){ addr_of(&s->status), 1, DESC_F_WRITE, 0 };
+	m->desc[i] = (struct virtq_desc){ addr_of(&s->status), 1, DESC_F_WRITE, 0 };
 	m->avail.ring[d->avail_idx % QSIZE] = head;
 	d->avail_idx++;
 }
@@ -635,7 +600,7 @@ static int run(struct drive *d, unsigned n)
 	}
 	__asm__ volatile("" ::: "memory");
 	for (unsigned j = 0; j < n; j++) {
-		struct used_elem e = *(const struct used_elem *)&used->ring[d->used_seen % QSIZE];
+		struct virtq_used_elem e = *(const struct virtq_used_elem *)&used->ring[d->used_seen % QSIZE];
 
 		d->used_seen++;
 		if (e.id % 3 || e.id / 3 >= SLOTS || m->slot[e.id / 3].answered) {

@@ -18,49 +18,19 @@
  * most one per request is accepted, and counted apart. A line that stays
  * high after InterruptACK would give a storm of them instead. A LAPIC
  * one-shot is the watchdog. */
-#include "guest.h"
-#include "../../virtio/virtio_mmio_regs.h"
+#include "virtio_mmio.h"
 
 #define VEC_VIRTIO   0x51
 #define VEC_WATCHDOG 0x52
-
-/* Device status bits (virtio 1.x 2.1). */
-#define S_ACK         1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FEATURES_OK 8
-#define S_NEEDS_RESET 64
 
 #define QSIZE   8
 #define REQ_LEN 64
 #define DESC_F_WRITE 2
 
-struct desc {
-	uint64_t addr;
-	uint32_t len;
-	uint16_t flags;
-	uint16_t next;
-};
-
-struct avail {
-	uint16_t flags;
-	uint16_t idx;
-	uint16_t ring[QSIZE];
-};
-
-struct used_elem {
-	uint32_t id;
-	uint32_t len;
-};
-
-struct used {
-	uint16_t flags;
-	uint16_t idx;
-	struct used_elem ring[QSIZE];
-};
+VIRTQ_DECLARE_RINGS(QSIZE);
 
 /* The rings and the buffers, in the guest's own RAM (identity mapped). */
-static struct desc descs[QSIZE] __attribute__((aligned(4096)));
+static struct virtq_desc descs[QSIZE] __attribute__((aligned(4096)));
 static struct avail avail __attribute__((aligned(4096)));
 static volatile struct used used __attribute__((aligned(4096)));
 static uint8_t bufs[2][REQ_LEN] __attribute__((aligned(64)));
@@ -146,7 +116,7 @@ static int request(unsigned i)
 	uint16_t idx = avail.idx;
 
 	memset(bufs[i], 0, REQ_LEN);
-	descs[i] = (struct desc){ .addr = (uint64_t)(uintptr_t)bufs[i], .len = REQ_LEN,
+	descs[i] = (struct virtq_desc){ .addr = (uint64_t)(uintptr_t)bufs[i], .len = REQ_LEN,
 				  .flags = DESC_F_WRITE };
 	avail.ring[idx % QSIZE] = (uint16_t)i;
 	__asm__ volatile("" ::: "memory");   /* ring entry before the index (x86: TSO) */
@@ -181,8 +151,8 @@ int guest_main(void)
 
 	/* Reset, then a legacy driver's negotiation: refused. */
 	wr(VIRTIO_MMIO_REG_STATUS, 0);
-	wr(VIRTIO_MMIO_REG_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER);
+	wr(VIRTIO_MMIO_REG_STATUS, VIRTIO_S_ACK);
+	wr(VIRTIO_MMIO_REG_STATUS, VIRTIO_S_ACK | VIRTIO_S_DRIVER);
 	wr(VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 1);
 	features = (uint64_t)rd(VIRTIO_MMIO_REG_DEVICE_FEATURES) << 32;
 	wr(VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0);
@@ -192,43 +162,36 @@ int guest_main(void)
 	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 0);
 	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
 	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 0);
-	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	wr(VIRTIO_MMIO_REG_STATUS, VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
 	status = rd(VIRTIO_MMIO_REG_STATUS);
-	check(status == (S_ACK | S_DRIVER), "FEATURES_OK refused without VERSION_1 (status %#x)",
+	check(status == (VIRTIO_S_ACK | VIRTIO_S_DRIVER), "FEATURES_OK refused without VERSION_1 (status %#x)",
 	      status);
 
 	/* VERSION_1 only (no event index, no indirect descriptors). */
 	wr(VIRTIO_MMIO_REG_STATUS, 0);
 	check(rd(VIRTIO_MMIO_REG_STATUS) == 0, "reset: status 0");
-	wr(VIRTIO_MMIO_REG_STATUS, S_ACK);
-	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER);
+	wr(VIRTIO_MMIO_REG_STATUS, VIRTIO_S_ACK);
+	wr(VIRTIO_MMIO_REG_STATUS, VIRTIO_S_ACK | VIRTIO_S_DRIVER);
 	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
 	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 1);                     /* bit 32: VERSION_1 */
 	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 0);
 	wr(VIRTIO_MMIO_REG_DRIVER_FEATURES, 0);
-	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
+	wr(VIRTIO_MMIO_REG_STATUS, VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK);
 	status = rd(VIRTIO_MMIO_REG_STATUS);
 	check((features >> 32) & 1, "the device offers VERSION_1");
-	check(status == (S_ACK | S_DRIVER | S_FEATURES_OK), "FEATURES_OK kept with VERSION_1 (status %#x)",
-	      status);
+	check(status == (VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK),
+	      "FEATURES_OK kept with VERSION_1 (status %#x)", status);
 
 	wr(VIRTIO_MMIO_REG_QUEUE_SEL, 0);
 	uint32_t max = rd(VIRTIO_MMIO_REG_QUEUE_NUM_MAX);
 	check(max >= QSIZE && rd(VIRTIO_MMIO_REG_QUEUE_READY) == 0, "queue 0: QueueNumMax %u, not ready", max);
-	wr(VIRTIO_MMIO_REG_QUEUE_NUM, QSIZE);
-	wr(VIRTIO_MMIO_REG_QUEUE_DESC_LOW, (uint32_t)(uintptr_t)descs);
-	wr(VIRTIO_MMIO_REG_QUEUE_DESC_HIGH, 0);
-	wr(VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW, (uint32_t)(uintptr_t)&avail);
-	wr(VIRTIO_MMIO_REG_QUEUE_DRIVER_HIGH, 0);
-	wr(VIRTIO_MMIO_REG_QUEUE_DEVICE_LOW, (uint32_t)(uintptr_t)&used);
-	wr(VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH, 0);
-	wr(VIRTIO_MMIO_REG_QUEUE_READY, 1);
+	virtio_mmio_queue_set(base, QSIZE, (uintptr_t)descs, (uintptr_t)&avail, (uintptr_t)&used);
 	check(rd(VIRTIO_MMIO_REG_QUEUE_READY) == 1, "queue 0 ready with %u entries at %p/%p/%p", QSIZE,
 	      (void *)descs, (void *)&avail, (void *)&used);
-	wr(VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	wr(VIRTIO_MMIO_REG_STATUS, VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK);
 	status = rd(VIRTIO_MMIO_REG_STATUS);
-	check(status == (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK), "DRIVER_OK (status %#x)",
-	      status);
+	check(status == (VIRTIO_S_ACK | VIRTIO_S_DRIVER | VIRTIO_S_FEATURES_OK | VIRTIO_S_DRIVER_OK),
+	      "DRIVER_OK (status %#x)", status);
 
 	/* The line through the IOAPIC: level-triggered, active high. */
 	set_handler(VEC_VIRTIO, virtio_isr);
