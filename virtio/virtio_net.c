@@ -58,11 +58,6 @@
 #define CONFIG_SIZE   10
 #define S_LINK_UP     1
 
-/* The used ring's layout (2.7.8), for publish_chains. */
-#define USED_IDX       2
-#define USED_RING      4
-#define USED_ELEM_SIZE 8
-
 /* One more byte than the largest frame, so that a larger one shows. */
 #define RX_BUF_SIZE (HDR_SIZE + VIRTIO_NET_MAX_FRAME + 1)
 /* Frames the receive thread delivers before it lets go of dev->lock and
@@ -251,53 +246,15 @@ static void transmit(struct virtio_net *net)
 
 /* ---- receive ------------------------------------------------------------ */
 
-/* Copy into e's writable buffers at off, and tell the software core of the
- * bytes written (publish_chains does not). */
-static void write_chain(struct virtio_net *net, const struct virtq_elem *e, size_t off,
-			const void *src, size_t len)
-{
-	virtq_write_in(e, off, src, len);
-	for (unsigned i = e->nout; i < e->nout + e->nin && len; i++) {
-		const struct virtq_seg *s = &e->seg[i];
-		size_t n;
-
-		if (off >= s->len) {
-			off -= s->len;
-			continue;
-		}
-		n = s->len - off < len ? s->len - off : len;
-		guest_mem_note_write(net->dev->mem, s->gpa + off, n);
-		len -= n;
-		off = 0;
-	}
-}
-
-/* Hand chains[0 .. n) back with their lengths in one move of the used
- * index. virtq_push publishes one chain at a time, and a driver that polls
- * could then take a frame's first buffer, read num_buffers and find the
- * others missing (Linux counts an error and drops the frame). */
+/* Hand chains[0 .. n) back with their lengths as one unit (virtq_fill,
+ * virtq_flush): a driver that polls and took a frame's first buffer finds
+ * all num_buffers of them. */
 static void publish_chains(struct virtq *vq, const struct virtq_elem *chains,
 			   const uint32_t *lens, unsigned n)
 {
-	uint8_t *used;
-
-	if (!n || !vq->ready)
-		return;
-	/* Checked when the queue was enabled; RAM does not move. */
-	used = guest_mem_ptr(vq->mem, vq->used_gpa, USED_RING + USED_ELEM_SIZE * (uint64_t)vq->size);
-	if (!used)
-		return;
-	for (unsigned i = 0; i < n; i++) {
-		uint32_t slot = USED_RING + USED_ELEM_SIZE * ((uint16_t)(vq->used_idx + i) & (vq->size - 1));
-
-		__atomic_store_n((uint32_t *)(used + slot), htole32(chains[i].head), __ATOMIC_RELAXED);
-		__atomic_store_n((uint32_t *)(used + slot + 4), htole32(lens[i]), __ATOMIC_RELAXED);
-		guest_mem_note_write(vq->mem, vq->used_gpa + slot, USED_ELEM_SIZE);
-	}
-	vq->used_idx = (uint16_t)(vq->used_idx + n);
-	/* Release: the entries and the data are visible before idx. */
-	__atomic_store_n((uint16_t *)(used + USED_IDX), htole16(vq->used_idx), __ATOMIC_RELEASE);
-	guest_mem_note_write(vq->mem, vq->used_gpa + USED_IDX, 2);
+	for (unsigned i = 0; i < n; i++)
+		virtq_fill(vq, &chains[i], lens[i], i);
+	virtq_flush(vq, n);
 }
 
 /* Fit the header of the waiting frame to what the driver negotiated
@@ -400,12 +357,12 @@ static int place_frame(struct virtio_net *net, bool *pushed)
 		chunk = net->rx_len - net->rx_placed;
 		if (chunk > e->in_len)
 			chunk = (size_t)e->in_len;
-		write_chain(net, e, 0, net->rx_frame + net->rx_placed, chunk);
+		virtq_write_in(e, 0, net->rx_frame + net->rx_placed, chunk);
 		net->rx_used[net->rx_nchains++] = (uint32_t)chunk;
 		net->rx_placed += chunk;
 	}
 	count = htole16((uint16_t)net->rx_nchains);
-	write_chain(net, &net->rx_chains[0], HDR_NUM_BUFFERS, &count, sizeof(count));
+	virtq_write_in(&net->rx_chains[0], HDR_NUM_BUFFERS, &count, sizeof(count));
 	publish_chains(vq, net->rx_chains, net->rx_used, net->rx_nchains);
 	*pushed = true;
 	net->stats.rx_frames++;

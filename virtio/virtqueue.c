@@ -280,7 +280,8 @@ malformed:
 	return -EINVAL;
 }
 
-void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written)
+void virtq_fill(struct virtq *vq, const struct virtq_elem *elem, uint32_t written,
+		unsigned off)
 {
 	struct rings r;
 	uint64_t left;
@@ -303,14 +304,28 @@ void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t writte
 		left -= n;
 	}
 
-	slot = USED_RING + USED_ELEM_SIZE * (vq->used_idx & (vq->size - 1));
+	slot = USED_RING + USED_ELEM_SIZE * ((uint16_t)(vq->used_idx + off) & (vq->size - 1));
 	store32(r.used + slot, elem->head, __ATOMIC_RELAXED);
 	store32(r.used + slot + 4, written, __ATOMIC_RELAXED);
-	vq->used_idx++;
-	/* Release: the element (and the data) are visible before idx. */
-	store16(r.used + USED_IDX, vq->used_idx, __ATOMIC_RELEASE);
 	guest_mem_note_write(vq->mem, vq->used_gpa + slot, USED_ELEM_SIZE);
+}
+
+void virtq_flush(struct virtq *vq, unsigned n)
+{
+	struct rings r;
+
+	if (n == 0 || !vq->ready || !map_rings(vq, &r))
+		return;
+	vq->used_idx = (uint16_t)(vq->used_idx + n);
+	/* Release: the elements (and the data) are visible before idx. */
+	store16(r.used + USED_IDX, vq->used_idx, __ATOMIC_RELEASE);
 	guest_mem_note_write(vq->mem, vq->used_gpa + USED_IDX, 2);
+}
+
+void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written)
+{
+	virtq_fill(vq, elem, written, 0);
+	virtq_flush(vq, 1);
 }
 
 bool virtq_should_notify(struct virtq *vq)

@@ -97,6 +97,16 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *elem);
  * is clamped). Those bytes are noted with guest_mem_note_write. */
 void virtq_push(struct virtq *vq, const struct virtq_elem *elem, uint32_t written);
 
+/* virtq_push in two steps, for a device that returns several chains as
+ * one unit (a frame spread over mergeable receive buffers): virtq_fill
+ * writes elem's used entry at used index + off (noting its written bytes)
+ * without the driver seeing it; virtq_flush(vq, n) then publishes the n
+ * entries filled at offsets 0 .. n-1 in one move of the used index, so a
+ * polling driver never finds only some of them. */
+void virtq_fill(struct virtq *vq, const struct virtq_elem *elem, uint32_t written,
+		unsigned off);
+void virtq_flush(struct virtq *vq, unsigned n);
+
 /* Whether the driver wants an interrupt for what was pushed since the
  * previous call (event index or NO_INTERRUPT flag); false when nothing
  * was pushed since. */
