@@ -61,6 +61,11 @@
 #define F_PAGE1GB  (1u << 26)
 #define F_RDTSCP   (1u << 27)
 #define F_LM       (1u << 29)
+/* Leaf 6 EAX: the APIC timer keeps running in every power state (the core
+ * has no deep ones). With the TSC deadline mode it lets Linux do without
+ * the PIT as its clock event device, which a kernel given a device tree
+ * cannot route (its IOAPIC domain takes only the tree's interrupts). */
+#define F_ARAT (1u << 2)
 /* Leaf 0x80000007 EDX. */
 #define F_INVARIANT_TSC (1u << 8)
 /* Leaf 0x80000008 EBX. */
@@ -121,6 +126,9 @@ void emu_cpuid(const struct emu_cpu *cpu, uint32_t leaf, uint32_t subleaf, uint3
 		out[1] = (8u << 8) | (1u << 16) | ((cpu->index & 0xffu) << 24);
 		out[2] = F_CX16 | F_POPCNT | F_TSCDEADLINE | F_HYPERVISOR;
 		out[3] = leaf1_edx();
+		break;
+	case 6:
+		out[0] = F_ARAT;
 		break;
 	case 0x15:
 		/* TSC = crystal * EBX / EAX: the crystal is the TSC itself. */

@@ -170,6 +170,9 @@ static void cpuid_model(void **state)
 	assert_true(c->gpr[1] & (1u << 31));                   /* hypervisor */
 	assert_true(c->gpr[1] & (1u << 24));                   /* TSC deadline */
 	assert_false(c->gpr[1] & (1u << 21));                  /* no x2APIC */
+	c->gpr[0] = 6;
+	assert_true(RUN(c, 0x0f, 0xa2));
+	assert_int_equal(c->gpr[0], 1u << 2);                  /* ARAT only */
 	c->gpr[0] = 7;
 	c->gpr[1] = 0;
 	assert_true(RUN(c, 0x0f, 0xa2));
