@@ -1,11 +1,13 @@
 #include "loader/bzimage.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "loader/acpi.h"
 #include "loader/bytes.h"
+#include "loader/device_tree.h"
 #include "loader/e820.h"
 #include "loader/elf.h"
 #include "loader/kernel_payload.h"
@@ -25,6 +27,40 @@
  * CAN_USE_HEAP is set; this is the customary value for a setup area at
  * 0x90000 with the stack above it. */
 #define HEAP_END          (0xFE00 - 0x200)
+
+/* The device tree as the one entry of the setup_data chain, which
+ * boot_params' setup_data field points to; the kernel keeps the memory
+ * reserved while it reads it. */
+static int place_device_tree(struct guest_mem *mem, const struct loader_input *in,
+			     uint8_t *bp)
+{
+	uint8_t *entry = calloc(1, BOOT_SETUP_DATA_SIZE);
+	int size, ret = -1;
+
+	if (!entry) {
+		log_error("out of memory");
+		return -1;
+	}
+	size = device_tree_build(entry + SETUP_DATA_HEADER,
+				 BOOT_SETUP_DATA_SIZE - SETUP_DATA_HEADER, in->ncpus,
+				 in->virtio_mmio, in->n_virtio_mmio);
+	if (size < 0)
+		goto out;
+	put_le64(entry, 0);
+	put_le32(entry + 8, SETUP_DTB);
+	put_le32(entry + 12, (uint32_t)size);
+	if (guest_mem_write(mem, BOOT_SETUP_DATA_ADDR, entry,
+			    SETUP_DATA_HEADER + (size_t)size) != 0) {
+		log_error("guest RAM cannot hold the device tree at 0x%llx",
+			  (unsigned long long)BOOT_SETUP_DATA_ADDR);
+		goto out;
+	}
+	put_le64(bp + BZ_SETUP_DATA, BOOT_SETUP_DATA_ADDR);
+	ret = 0;
+out:
+	free(entry);
+	return ret;
+}
 
 bool bzimage_detect(const uint8_t *image, size_t size)
 {
@@ -343,6 +379,8 @@ int bzimage_load(struct guest_mem *mem, const struct loader_input *in,
 		put_le32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)((uint64_t)in->initrd_size >> 32));
 	}
 	write_e820(mem, bp);
+	if (in->virtio_mmio_announce == VIRTIO_MMIO_IN_DT && place_device_tree(mem, in, bp) != 0)
+		goto out;
 
 	if (direct) {
 		if (elf_load_segments(mem, &hk.elf, &out->kernel_start, &out->kernel_end) != 0)

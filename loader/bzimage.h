@@ -42,6 +42,7 @@ struct loader_result;
 #define BZ_CMDLINE_SIZE     0x238
 #define BZ_PAYLOAD_OFFSET   0x248
 #define BZ_PAYLOAD_LENGTH   0x24C
+#define BZ_SETUP_DATA       0x250
 #define BZ_PREF_ADDRESS     0x258
 #define BZ_INIT_SIZE        0x260
 /* boot_params fields outside the setup header. */
@@ -58,6 +59,9 @@ struct loader_result;
 #define BZ_XLF_KERNEL_64    0x0001
 #define BZ_MIN_VERSION      0x020C  /* 2.12: xloadflags, 64-bit entry */
 #define BZ_PAYLOAD_VERSION  0x0208  /* 2.08: payload_offset, payload_length */
+/* setup_data entries: next (guest-physical, 0 ends), type, length, data. */
+#define SETUP_DATA_HEADER   16
+#define SETUP_DTB           2
 
 /* "HdrS" at 0x202: the file claims to be a Linux kernel. */
 bool bzimage_detect(const uint8_t *image, size_t size);

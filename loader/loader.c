@@ -45,12 +45,15 @@ int loader_load(struct guest_mem *mem, const struct loader_input *in,
 		log_error("%s: kernel image is empty", name);
 		return -1;
 	}
-	if (mptable_write(mem, in->ncpus, in->virtio_mmio, in->n_virtio_mmio, in->pci_intx,
+	/* A device tree describes the CPUs and the interrupts itself. */
+	if (in->virtio_mmio_announce != VIRTIO_MMIO_IN_DT &&
+	    mptable_write(mem, in->ncpus, in->virtio_mmio, in->n_virtio_mmio, in->pci_intx,
 			  in->n_pci_intx) != 0)
 		return -1;
 	/* Always at ACPI_RSDP_ADDR, which the bzImage and PVH paths hand on. */
 	if (acpi_write_tables(mem, in->ncpus, in->virtio_mmio,
-			      in->virtio_mmio_in_dsdt ? in->n_virtio_mmio : 0, in->pci_intx,
+			      in->virtio_mmio_announce == VIRTIO_MMIO_IN_DSDT ? in->n_virtio_mmio : 0,
+			      in->pci_intx,
 			      in->n_pci_intx, &rsdp) != 0)
 		return -1;
 	if (rsdp != ACPI_RSDP_ADDR) {
@@ -61,6 +64,11 @@ int loader_load(struct guest_mem *mem, const struct loader_input *in,
 
 	if (bzimage_detect(in->kernel, in->kernel_size))
 		return bzimage_load(mem, in, out);
+	if (in->virtio_mmio_announce == VIRTIO_MMIO_IN_DT) {
+		log_error("%s: a device tree is handed over in a bzImage's setup_data; this "
+			  "kernel is no bzImage", name);
+		return -1;
+	}
 	mb = multiboot_find(in->kernel, in->kernel_size, &mb_offset);
 	if (mb > 0)
 		return multiboot_load(mem, in, mb_offset, out);

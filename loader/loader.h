@@ -4,7 +4,9 @@
  *   2. multiboot v1 header in the first 8 KiB -> 32-bit protected mode
  *   3. ELF with a Xen PVH entry note -> 32-bit protected mode, hvm_start_info
  *   4. ELF64 -> long mode at e_entry
- * Every path also writes the MP table (SMP without ACPI). */
+ * Every path also writes the ACPI tables and the MP table (SMP without
+ * ACPI), but for a bzImage given a device tree, which replaces the MP
+ * table. */
 #ifndef WISP_LOADER_H
 #define WISP_LOADER_H
 
@@ -12,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "loader/virtio_mmio_announce.h"
 #include "vmm/cpu_state.h"
 
 struct guest_mem;
@@ -59,13 +62,12 @@ struct loader_input {
 	const char *cmdline;        /* NULL: none given; Linux boot paths then
 	                             * get LINUX_DEFAULT_CMDLINE */
 	unsigned ncpus;
-	/* The MP table routes every device's line; the DSDT describes the
-	 * devices (LNRO0005) unless the kernel finds them on its command line
-	 * (virtio_mmio.device=, put there by the caller): never both, or the
-	 * kernel would probe each device twice. */
+	/* The MP table (or the device tree) routes every device's line;
+	 * announce says which of the DSDT, the command line and the device
+	 * tree names the devices (a device tree needs a bzImage). */
 	const struct loader_virtio_mmio *virtio_mmio;
 	unsigned n_virtio_mmio;
-	bool virtio_mmio_in_dsdt;
+	enum virtio_mmio_announce virtio_mmio_announce;
 	/* The INTx routing of the PCI devices on bus 0: the DSDT's _PRT of
 	 * \_SB.PCI0 and the MP table's PCI interrupt entries. */
 	const struct loader_pci_intx *pci_intx;

@@ -66,11 +66,17 @@ void cli_usage(FILE *out)
 		"                       windows at 0x%llx + 0x%llx per device, GSI %u up,\n"
 		"                       described in the DSDT. auto (default): pci for a\n"
 		"                       bzImage, mmio for other kernel formats\n"
+		"  --virtio-mmio-announce dsdt|cmdline|dt\n"
+		"                       where the kernel learns of the virtio-mmio devices\n"
+		"                       (implies --transport mmio unless given). dsdt\n"
+		"                       (default): the ACPI DSDT; cmdline: the kernel\n"
+		"                       command line (virtio_mmio.device=), for kernels with\n"
+		"                       CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES and without ACPI\n"
+		"                       (or booted with acpi=off); dt: a device tree in the\n"
+		"                       bzImage's setup_data, for kernels with CONFIG_OF and\n"
+		"                       without ACPI\n"
 		"  --virtio-mmio-cmdline\n"
-		"                       describe virtio-mmio devices on the kernel command\n"
-		"                       line (virtio_mmio.device=) instead of the DSDT, for\n"
-		"                       kernels with CONFIG_VIRTIO_MMIO_CMDLINE_DEVICES and\n"
-		"                       without ACPI (or booted with acpi=off)\n"
+		"                       the same as --virtio-mmio-announce cmdline\n"
 		"  --quiet              print errors only\n"
 		"  --verbose            print debugging messages\n"
 		"\n"
@@ -89,7 +95,7 @@ void cli_usage(FILE *out)
 enum {
 	OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_MEM, OPT_CPUS, OPT_ACCEL,
 	OPT_CONSOLE, OPT_TIMEOUT, OPT_BOOT_TIMINGS, OPT_TESTDEV, OPT_DRIVE, OPT_NET, OPT_RNG, OPT_TRANSPORT,
-	OPT_VIRTIO_MMIO_CMDLINE, OPT_CONSOLE_DEVICE, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
+	OPT_VIRTIO_MMIO_ANNOUNCE, OPT_VIRTIO_MMIO_CMDLINE, OPT_CONSOLE_DEVICE, OPT_QUIET, OPT_VERBOSE, OPT_HELP,
 };
 
 static const struct option run_options[] = {
@@ -108,6 +114,7 @@ static const struct option run_options[] = {
 	{ "net", required_argument, NULL, OPT_NET },
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "virtio-mmio-announce", required_argument, NULL, OPT_VIRTIO_MMIO_ANNOUNCE },
 	{ "virtio-mmio-cmdline", no_argument, NULL, OPT_VIRTIO_MMIO_CMDLINE },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "verbose", no_argument, NULL, OPT_VERBOSE },
@@ -136,6 +143,19 @@ static int parse_transport(const char *s, enum virtio_transport *out)
 		*out = VIRTIO_TRANSPORT_MMIO;
 	else if (!strcmp(s, "pci"))
 		*out = VIRTIO_TRANSPORT_PCI;
+	else
+		return -1;
+	return 0;
+}
+
+static int parse_virtio_mmio_announce(const char *s, enum virtio_mmio_announce *out)
+{
+	if (!strcmp(s, "dsdt"))
+		*out = VIRTIO_MMIO_IN_DSDT;
+	else if (!strcmp(s, "cmdline"))
+		*out = VIRTIO_MMIO_ON_CMDLINE;
+	else if (!strcmp(s, "dt"))
+		*out = VIRTIO_MMIO_IN_DT;
 	else
 		return -1;
 	return 0;
@@ -369,8 +389,15 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 				return CLI_ERROR;
 			}
 			break;
+		case OPT_VIRTIO_MMIO_ANNOUNCE:
+			if (parse_virtio_mmio_announce(arg, &cfg->virtio_mmio_announce)) {
+				log_error("--virtio-mmio-announce: '%s' is not one of dsdt, cmdline, dt",
+					  arg);
+				return CLI_ERROR;
+			}
+			break;
 		case OPT_VIRTIO_MMIO_CMDLINE:
-			cfg->virtio_mmio_cmdline = true;
+			cfg->virtio_mmio_announce = VIRTIO_MMIO_ON_CMDLINE;
 			break;
 		case OPT_QUIET:
 			log_set_level(LOG_ERROR);
@@ -403,8 +430,10 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 			  VIRTIO_MMIO_SLOTS);
 		return CLI_ERROR;
 	}
-	if (cfg->transport == VIRTIO_TRANSPORT_PCI && cfg->virtio_mmio_cmdline) {
-		log_error("--virtio-mmio-cmdline needs --transport mmio (or auto), not pci");
+	if (cfg->transport == VIRTIO_TRANSPORT_PCI &&
+	    cfg->virtio_mmio_announce != VIRTIO_MMIO_IN_DSDT) {
+		log_error("announcing virtio-mmio devices on the command line or in a device "
+			  "tree needs --transport mmio (or auto), not pci");
 		return CLI_ERROR;
 	}
 	return CLI_RUN;

@@ -250,7 +250,8 @@ static enum virtio_transport resolve_transport(const struct vm_config *cfg,
 	enum virtio_transport t = cfg->transport;
 
 	if (t == VIRTIO_TRANSPORT_AUTO)
-		t = !cfg->virtio_mmio_cmdline && bzimage_detect(kernel->data, kernel->size)
+		t = cfg->virtio_mmio_announce == VIRTIO_MMIO_IN_DSDT &&
+				    bzimage_detect(kernel->data, kernel->size)
 			    ? VIRTIO_TRANSPORT_PCI : VIRTIO_TRANSPORT_MMIO;
 	log_debug("virtio transport: %s", t == VIRTIO_TRANSPORT_PCI ? "pci" : "mmio");
 	return t;
@@ -312,7 +313,7 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 		.kernel = kernel.data, .kernel_size = kernel.size, .kernel_path = cfg->kernel_path,
 		.initrd = initrd.data, .initrd_size = initrd.size, .initrd_path = cfg->initrd_path,
 		.cmdline = cmdline ? cmdline : cfg->cmdline, .ncpus = cfg->cpus,
-		.virtio_mmio_in_dsdt = !cfg->virtio_mmio_cmdline,
+		.virtio_mmio_announce = cfg->virtio_mmio_announce,
 	};
 	in.virtio_mmio = machine_virtio_mmio(vm.machine, &in.n_virtio_mmio);
 	in.pci_intx = machine_pci_intx(vm.machine, &in.n_pci_intx);

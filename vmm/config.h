@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "accel.h"
+#include "loader/virtio_mmio_announce.h"
 
 #define WISP_DEFAULT_MEM      (256ull << 20)
 #define WISP_MAX_CPUS         64
@@ -16,7 +17,8 @@ enum console_kind { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_NONE };
  * as the serial port's always does). */
 enum console_device { CONSOLE_DEVICE_SERIAL, CONSOLE_DEVICE_VIRTIO };
 /* AUTO: pci for a bzImage (a distribution kernel finds PCI devices on its
- * own), mmio for the other formats and with --virtio-mmio-cmdline. */
+ * own), mmio for the other formats and when the devices are announced on
+ * the command line or in a device tree. */
 enum virtio_transport { VIRTIO_TRANSPORT_AUTO, VIRTIO_TRANSPORT_MMIO, VIRTIO_TRANSPORT_PCI };
 
 /* Drives the command line may add (virtio-mmio has 8 slots in all). */
@@ -60,8 +62,8 @@ struct vm_config {
 	struct net_config nets[WISP_MAX_NETS];  /* virtio-net devices */
 	unsigned nnets;
 	enum virtio_transport transport;  /* of the virtio devices */
-	bool virtio_mmio_cmdline;   /* virtio-mmio devices on the kernel command
-	                             * line (virtio_mmio.device=) instead of the DSDT */
+	enum virtio_mmio_announce virtio_mmio_announce;  /* where the kernel learns
+	                             * of the virtio-mmio devices */
 };
 
 void vm_config_defaults(struct vm_config *cfg);

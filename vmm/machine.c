@@ -25,7 +25,6 @@
 #include "virtio/virtio_rng.h"
 #include "vm.h"
 
-#define COM1_BASE        0x3f8
 #define DEBUG_EXIT_PORT  0xf4
 #define DEBUG_EXIT_SIZE  4
 
@@ -178,7 +177,7 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 
 	if (!m)
 		return NULL;
-	m->com1 = uart8250_create(p, COM1_BASE, IRQ_COM1, console_fd);
+	m->com1 = uart8250_create(p, COM1_IO_BASE, IRQ_COM1, console_fd);
 	m->i8042 = i8042_create(p);
 	m->rtc = cmos_rtc_create(p, vm->mem.ram_size);
 	m->debug_exit = debug_exit_create(p, DEBUG_EXIT_PORT, DEBUG_EXIT_SIZE);
@@ -194,7 +193,7 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 		machine_destroy(m);
 		return NULL;
 	}
-	m->virtio_on_cmdline = vm->cfg->virtio_mmio_cmdline;
+	m->virtio_on_cmdline = vm->cfg->virtio_mmio_announce == VIRTIO_MMIO_ON_CMDLINE;
 	post_code_set_epoch(m->post_code, vm->t0_ns);
 	return m;
 }

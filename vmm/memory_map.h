@@ -49,6 +49,8 @@
 #define BOOT_CMDLINE_MAX      0x00010000ull  /* 64 KiB including the NUL */
 #define BOOT_EXTRA_ADDR       0x00030000ull  /* e820 copies, multiboot mmap, module list */
 #define BOOT_EXTRA_SIZE       0x00010000ull
+#define BOOT_SETUP_DATA_ADDR  0x00040000ull  /* bzImage setup_data: the device tree */
+#define BOOT_SETUP_DATA_SIZE  0x00010000ull
 #define EBDA_START            0x0009FC00ull  /* MP floating pointer */
 #define BIOS_BDA_EBDA_SEG     0x0000040Eull  /* BDA word: EBDA segment */
 #define VGA_RAM_START         0x000A0000ull
@@ -56,6 +58,9 @@
 #define ACPI_TABLES_SIZE      0x00010000ull  /* up to MPTABLE_CONFIG_ADDR */
 #define MPTABLE_CONFIG_ADDR   0x000F0000ull  /* MP configuration table (BIOS area) */
 #define HIGH_MEMORY_START     0x00100000ull  /* 1 MiB */
+
+/* The serial port the boot tables describe (the device tree names it). */
+#define COM1_IO_BASE 0x3f8
 
 /* Interrupt routing of the legacy devices (ISA IRQ = IOAPIC pin = GSI). */
 #define IRQ_PIT    0

@@ -51,7 +51,13 @@ with tempfile.TemporaryDirectory() as tmp:
          "--transport: 'ccw' is not one of auto, mmio, pci")
     case("pci transport with mmio devices on the command line",
          ["run", "--kernel", text, "--rng", "--transport", "pci", "--virtio-mmio-cmdline"],
-         2, "--virtio-mmio-cmdline needs --transport mmio")
+         2, "on the command line or in a device tree needs --transport mmio")
+    case("pci transport with mmio devices in a device tree",
+         ["run", "--kernel", text, "--rng", "--transport", "pci", "--virtio-mmio-announce", "dt"],
+         2, "needs --transport mmio")
+    case("bad virtio-mmio announcement",
+         ["run", "--kernel", text, "--virtio-mmio-announce", "acpi"], 2,
+         "--virtio-mmio-announce: 'acpi' is not one of dsdt, cmdline, dt")
     case("flag with a value it does not take", ["run", "--kernel", text, "--rng=1"], 2, "--rng")
     case("drive without a path", ["run", "--kernel", text, "--drive", "ro"], 2, "--drive needs path=IMG")
     case("drive with an unknown key", ["run", "--kernel", text, "--drive", f"path={text},cache=none"],
@@ -95,6 +101,9 @@ with tempfile.TemporaryDirectory() as tmp:
          "--console file:")
     case("not a kernel, software core", ["run", "--kernel", text, "--accel", "emu"], 4,
          "not a bootable kernel image")
+    case("device tree for a kernel that is no bzImage",
+         ["run", "--kernel", text, "--accel", "emu", "--virtio-mmio-announce", "dt"], 4,
+         "a device tree is handed over in a bzImage's setup_data")
     if os.access("/dev/kvm", os.R_OK | os.W_OK):
         case("not a kernel", ["run", "--accel", "kvm", "--kernel", text], 4,
              "not a bootable kernel image")

@@ -640,7 +640,7 @@ static void test_via_loader(void **state)
 }
 
 /* The loader puts the virtio-mmio devices in the DSDT, or (when the kernel
- * finds them on its command line) not: never both. */
+ * finds them on its command line or in the device tree) not: never both. */
 static void test_via_loader_virtio(void **state)
 {
 	struct guest_mem *mem = mem_new(MiB(16));
@@ -649,7 +649,7 @@ static void test_via_loader_virtio(void **state)
 	struct loader_input in = { .kernel = junk, .kernel_size = sizeof(junk),
 				   .kernel_path = "junk", .ncpus = 1,
 				   .virtio_mmio = v, .n_virtio_mmio = 2,
-				   .virtio_mmio_in_dsdt = true };
+				   .virtio_mmio_announce = VIRTIO_MMIO_IN_DSDT };
 	struct loader_result out;
 	struct parsed t;
 
@@ -661,13 +661,15 @@ static void test_via_loader_virtio(void **state)
 	check_fadt(mem, &t);
 	check_dsdt(t.dsdt, v, 2);
 
-	in.virtio_mmio_in_dsdt = false;
-	capture_begin();
-	assert_int_equal(loader_load(mem, &in, &out), -1);
-	capture_end();
-	t = parse(mem, ACPI_RSDP_ADDR);
-	check_fadt(mem, &t);
-	check_dsdt(t.dsdt, NULL, 0);
+	for (int a = VIRTIO_MMIO_ON_CMDLINE; a <= VIRTIO_MMIO_IN_DT; a++) {
+		in.virtio_mmio_announce = (enum virtio_mmio_announce)a;
+		capture_begin();
+		assert_int_equal(loader_load(mem, &in, &out), -1);
+		capture_end();
+		t = parse(mem, ACPI_RSDP_ADDR);
+		check_fadt(mem, &t);
+		check_dsdt(t.dsdt, NULL, 0);
+	}
 	mem_free(mem);
 }
 
@@ -793,7 +795,7 @@ static void test_via_loader_pci(void **state)
 	struct loader_input in = { .kernel = junk, .kernel_size = sizeof(junk),
 				   .kernel_path = "junk", .ncpus = 2,
 				   .virtio_mmio = v, .n_virtio_mmio = 2,
-				   .virtio_mmio_in_dsdt = true,
+				   .virtio_mmio_announce = VIRTIO_MMIO_IN_DSDT,
 				   .pci_intx = r, .n_pci_intx = 3 };
 	struct loader_result out;
 	struct parsed t;
@@ -806,7 +808,7 @@ static void test_via_loader_pci(void **state)
 	check_fadt(mem, &t);
 	check_dsdt_pci(t.dsdt, v, 2, r, 3);
 
-	in.virtio_mmio_in_dsdt = false;
+	in.virtio_mmio_announce = VIRTIO_MMIO_ON_CMDLINE;
 	capture_begin();
 	assert_int_equal(loader_load(mem, &in, &out), -1);
 	capture_end();

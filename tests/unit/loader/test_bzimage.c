@@ -1,5 +1,7 @@
 #include "fixtures.h"
 
+#include <libfdt.h>
+
 #include "loader/bzimage.h"
 #include "loader/e820.h"
 #include "loader/x86_boot.h"
@@ -407,6 +409,47 @@ static void test_initrd_does_not_fit(void **state)
 	mem_free(mem);
 }
 
+/* With the devices announced in a device tree, boot_params' setup_data
+ * points at a one-entry chain holding it, and the tree replaces the MP
+ * table; otherwise the field stays 0. */
+static void test_device_tree_in_setup_data(void **state)
+{
+	static const struct loader_virtio_mmio dev = { .base = VIRTIO_MMIO_BASE, .size = 0x200,
+						       .gsi = 16 };
+	struct guest_mem *mem = mem_new(MiB(64));
+	struct loader_input in = input("");
+	struct loader_result res;
+	const uint8_t *bp = gp(mem, BOOT_INFO_ADDR, BOOT_INFO_SIZE);
+	const void *fdt;
+	uint32_t len;
+	int node;
+
+	(void)state;
+	in.virtio_mmio = &dev;
+	in.n_virtio_mmio = 1;
+	assert_int_equal(load_quiet(mem, &in, &res), 0);
+	assert_int_equal(r64(bp + BZ_SETUP_DATA), 0);
+	assert_memory_equal(gp(mem, EBDA_START, 4), "_MP_", 4);
+	mem_free(mem);
+
+	mem = mem_new(MiB(64));
+	bp = gp(mem, BOOT_INFO_ADDR, BOOT_INFO_SIZE);
+	in.virtio_mmio_announce = VIRTIO_MMIO_IN_DT;
+	assert_int_equal(load_quiet(mem, &in, &res), 0);
+	assert_memory_not_equal(gp(mem, EBDA_START, 4), "_MP_", 4);
+	assert_int_equal(r64(bp + BZ_SETUP_DATA), BOOT_SETUP_DATA_ADDR);
+	assert_int_equal(g64(mem, BOOT_SETUP_DATA_ADDR), 0);           /* next: none */
+	assert_int_equal(g32(mem, BOOT_SETUP_DATA_ADDR + 8), SETUP_DTB);
+	len = g32(mem, BOOT_SETUP_DATA_ADDR + 12);
+	fdt = gp(mem, BOOT_SETUP_DATA_ADDR + SETUP_DATA_HEADER, len);
+	assert_int_equal(fdt_check_header(fdt), 0);
+	assert_int_equal(fdt_totalsize(fdt), len);
+	node = fdt_node_offset_by_compatible(fdt, -1, "virtio,mmio");
+	assert_true(node > 0);
+	assert_string_equal(fdt_get_name(fdt, node, NULL), "virtio_mmio@fe000000");
+	mem_free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -426,6 +469,7 @@ int main(void)
 		cmocka_unit_test_setup(test_initrd_top_of_ram, setup),
 		cmocka_unit_test_setup(test_initrd_clear_of_init_size, setup),
 		cmocka_unit_test_setup(test_initrd_does_not_fit, setup),
+		cmocka_unit_test_setup(test_device_tree_in_setup_data, setup),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

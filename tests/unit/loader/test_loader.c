@@ -144,6 +144,22 @@ static void test_multiboot_before_elf(void **state)
 	mem_free(mem);
 }
 
+/* The device tree travels in boot_params: other formats refuse it. */
+static void test_device_tree_needs_bzimage(void **state)
+{
+	struct guest_mem *mem = mem_new(MiB(16));
+	static uint8_t text[0x200];
+	struct tseg seg = { 1, 0x200000, 0x200000, text, sizeof(text), sizeof(text), 0x1000 };
+	struct loader_input in;
+
+	(void)state;
+	memset(text, 0x90, sizeof(text));
+	in = input(build_elf(file, sizeof(file), 1, 62, 0x200000, &seg, 1));
+	in.virtio_mmio_announce = VIRTIO_MMIO_IN_DT;
+	expect_load_error(mem, &in, "is no bzImage", "setup_data");
+	mem_free(mem);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -153,6 +169,7 @@ int main(void)
 		cmocka_unit_test(test_bad_cpu_count),
 		cmocka_unit_test(test_multiboot_before_elf),
 		cmocka_unit_test(test_bad_pci_intx),
+		cmocka_unit_test(test_device_tree_needs_bzimage),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,7 +58,7 @@ static void defaults(void **state)
 	assert_false(cfg.testdev);
 	assert_false(cfg.rng);
 	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_AUTO);
-	assert_false(cfg.virtio_mmio_cmdline);
+	assert_int_equal(cfg.virtio_mmio_announce, VIRTIO_MMIO_IN_DSDT);
 }
 
 static void virtio_options(void **state)
@@ -69,7 +69,7 @@ static void virtio_options(void **state)
 					  "--virtio-mmio-cmdline")), CLI_RUN);
 	assert_true(cfg.rng);
 	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_MMIO);
-	assert_true(cfg.virtio_mmio_cmdline);
+	assert_int_equal(cfg.virtio_mmio_announce, VIRTIO_MMIO_ON_CMDLINE);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport=mmio")), CLI_RUN);
 	assert_false(cfg.rng);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng", "--transport", "pci")),
@@ -77,9 +77,26 @@ static void virtio_options(void **state)
 	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_PCI);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "auto")), CLI_RUN);
 	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_AUTO);
-	/* The kernel command line describes only virtio-mmio devices. */
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--virtio-mmio-announce", "dt")),
+			 CLI_RUN);
+	assert_int_equal(cfg.virtio_mmio_announce, VIRTIO_MMIO_IN_DT);
+	assert_int_equal(cfg.transport, VIRTIO_TRANSPORT_AUTO);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--virtio-mmio-announce=cmdline")),
+			 CLI_RUN);
+	assert_int_equal(cfg.virtio_mmio_announce, VIRTIO_MMIO_ON_CMDLINE);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "pci",
+					  "--virtio-mmio-announce", "dsdt")), CLI_RUN);
+	assert_int_equal(cfg.virtio_mmio_announce, VIRTIO_MMIO_IN_DSDT);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--virtio-mmio-announce", "of")),
+			 CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--virtio-mmio-announce")),
+			 CLI_ERROR);
+	/* The command line and the device tree describe only virtio-mmio
+	 * devices. */
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "pci",
 					  "--virtio-mmio-cmdline")), CLI_ERROR);
+	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "pci",
+					  "--virtio-mmio-announce", "dt")), CLI_ERROR);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport", "ccw")), CLI_ERROR);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--transport")), CLI_ERROR);
 	assert_int_equal(parse(&cfg, ARGV("run", "--kernel", "k", "--rng=yes")), CLI_ERROR);
