@@ -11,8 +11,16 @@ interrupts arrived, which must match the transport:
   pci-intx  virtio-pci with the kernel's MSI off (pci=nomsi): INTA# lines
             through the DSDT's _PRT to the IOAPIC
   mmio      virtio-mmio found in the DSDT, IOAPIC lines
+and, on the project's own kernel (scripts/guest-kernel: no ACPI,
+built-in drivers), which the stock kernel cannot show:
+  mmio-cmdline  virtio-mmio announced on the kernel command line
+                (virtio_mmio.device=), lines routed by the MP table
+  mmio-dt       virtio-mmio announced in a device tree (setup_data), lines
+                on the tree's IOAPIC node
+  pci-mptable   virtio-pci with MSI off: INTA# lines routed by the MP
+                table's PCI interrupt entries (no ACPI, no _PRT)
 
-usage: linux_virtio_blk.py WISP IMAGES_DIR pci|pci-intx|mmio [wisp run options...]
+usage: linux_virtio_blk.py WISP IMAGES_DIR VARIANT [wisp run options...]
 (exits 77 when the images or e2fsprogs are missing)"""
 import hashlib
 import os
@@ -24,15 +32,26 @@ import tempfile
 
 wisp, images, variant = sys.argv[1:4]
 extra = sys.argv[4:]
-transport, kernel_args, irq_chip = {
-    "pci": ("pci", "", "PCI-MSI"),
-    "pci-intx": ("pci", " pci=nomsi", "IO-APIC"),
-    "mmio": ("mmio", "", "IO-APIC"),
+# Kernel, wisp options, kernel arguments, the chip of the virtio
+# interrupts, and vda's sysfs path (the bus and the announcement).
+kernel_file, options, kernel_args, irq_chip, sysfs = {
+    "pci": ("vmlinuz", ["--transport", "pci"], "", "PCI-MSI",
+            r"/sys/devices/pci0000:00/0000:00:0[1-8]\.0/virtio\d+/block/vda"),
+    "pci-intx": ("vmlinuz", ["--transport", "pci"], " pci=nomsi", "IO-APIC",
+                 r"/sys/devices/pci0000:00/0000:00:0[1-8]\.0/virtio\d+/block/vda"),
+    "mmio": ("vmlinuz", ["--transport", "mmio"], "", "IO-APIC",
+             r"/sys/devices/platform/LNRO0005:\d+/virtio\d+/block/vda"),
+    "mmio-cmdline": ("wisp-bzImage", ["--virtio-mmio-announce", "cmdline"], "", "IO-APIC",
+                     r"/sys/devices/virtio-mmio-cmdline/virtio-mmio\.\d+/virtio\d+/block/vda"),
+    "mmio-dt": ("wisp-bzImage", ["--virtio-mmio-announce", "dt"], "", "IO-APIC",
+                r"/sys/devices/platform/fe000000\.virtio_mmio/virtio\d+/block/vda"),
+    "pci-mptable": ("wisp-bzImage", ["--transport", "pci"], " pci=nomsi", "IO-APIC",
+                    r"/sys/devices/pci0000:00/0000:00:0[1-8]\.0/virtio\d+/block/vda"),
 }[variant]
-kernel = os.path.join(images, "vmlinuz")
+kernel = os.path.join(images, kernel_file)
 initrd = os.path.join(images, "initramfs.cpio.gz")
 if not (os.path.exists(kernel) and os.path.exists(initrd)):
-    print(f"SKIP: no {kernel} or {initrd}: run scripts/guest-linux")
+    print(f"SKIP: no {kernel} or {initrd}: run scripts/guest-linux and scripts/guest-kernel")
     sys.exit(77)
 mke2fs = shutil.which("mke2fs") or "/sbin/mke2fs"
 debugfs = shutil.which("debugfs") or "/sbin/debugfs"
@@ -51,7 +70,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     cmd = [wisp, "run", "--accel", "emu", "--mem", "512M", "--timeout", "400",
            "--kernel", kernel, "--initrd", initrd, "--drive", f"path={image}", "--rng",
-           "--transport", transport,
+           *options,
            "--cmdline", "console=ttyS0 panic=-1 reboot=k quiet wisp.run=blk" + kernel_args] + extra
     print("$", " ".join(cmd), flush=True)
     p = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL,
@@ -64,7 +83,9 @@ with tempfile.TemporaryDirectory() as tmp:
     back = subprocess.run([debugfs, "-R", "cat /from-guest.txt", image],
                           capture_output=True).stdout
     checks = [
-        ("exit status 0 (ACPI power-off)", p.returncode == 0),
+        ("exit status 0 (ACPI power-off, or a reset without ACPI)", p.returncode == 0),
+        (f"the kernel found the disk where {variant} puts it",
+         re.search(r"^blk: device " + sysfs + "$", p.stdout, re.M) is not None),
         ("the guest read hello.txt through virtio-blk",
          f"hello.txt sha256: {hashlib.sha256(hello).hexdigest()}" in p.stdout),
         ("the guest unmounted the file system", "blk: unmounted" in p.stdout),
