@@ -69,11 +69,11 @@ struct machine {
 	struct acpi_pm *acpi_pm;
 	struct machine_virtio virtio[VIRTIO_MMIO_SLOTS];
 	unsigned nvirtio;
-	/* What the boot tables say of them: mmio windows or PCI INTx. */
+	bool virtio_on_pci;         /* the transport of them all */
+	/* What the boot tables say of device n, on the transport it has:
+	 * its mmio window or its PCI INTx line. */
 	struct loader_virtio_mmio virtio_desc[VIRTIO_MMIO_SLOTS];
-	unsigned nvirtio_mmio;
 	struct loader_pci_intx pci_intx[VIRTIO_PCI_MAX];
-	unsigned npci_intx;
 	bool virtio_on_cmdline;
 	struct virtio_dev *virtio_console;  /* --console-device virtio */
 };
@@ -87,7 +87,7 @@ static int add_virtio_mmio(struct machine *m, struct vm *vm, unsigned n,
 	m->virtio[n].mmio = virtio_mmio_create(&vm->platform, base, gsi, setup, arg);
 	if (!m->virtio[n].mmio)
 		return -1;
-	m->virtio_desc[m->nvirtio_mmio++] = (struct loader_virtio_mmio){
+	m->virtio_desc[n] = (struct loader_virtio_mmio){
 		.base = base, .size = VIRTIO_MMIO_SIZE, .gsi = gsi,
 	};
 	log_debug("%s on virtio-mmio at 0x%llx, GSI %u",
@@ -105,7 +105,7 @@ static int add_virtio_pci(struct machine *m, struct vm *vm, unsigned n,
 					     arg);
 	if (!m->virtio[n].pci)
 		return -1;
-	m->pci_intx[m->npci_intx++] = (struct loader_pci_intx){
+	m->pci_intx[n] = (struct loader_pci_intx){
 		.slot = (uint8_t)slot, .pin = 1, .gsi = gsi,
 	};
 	log_debug("%s on virtio-pci at 00:%02x.0, BAR 0x%x, INTA# on GSI %u",
@@ -124,7 +124,7 @@ static int add_virtio(struct machine *m, struct vm *vm, virtio_dev_setup_fn setu
 		log_error("at most %u virtio devices", VIRTIO_MMIO_SLOTS);
 		return -1;
 	}
-	if (vm->transport == VIRTIO_TRANSPORT_PCI)
+	if (m->virtio_on_pci)
 		rc = add_virtio_pci(m, vm, n, setup, arg);
 	else
 		rc = add_virtio_mmio(m, vm, n, setup, arg);
@@ -177,6 +177,8 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 
 	if (!m)
 		return NULL;
+	m->virtio_on_pci = vm->transport == VIRTIO_TRANSPORT_PCI;
+	m->virtio_on_cmdline = vm->cfg->virtio_mmio_announce == VIRTIO_MMIO_ON_CMDLINE;
 	m->com1 = uart8250_create(p, COM1_IO_BASE, IRQ_COM1, console_fd);
 	m->i8042 = i8042_create(p);
 	m->rtc = cmos_rtc_create(p, vm->mem.ram_size);
@@ -193,7 +195,6 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 		machine_destroy(m);
 		return NULL;
 	}
-	m->virtio_on_cmdline = vm->cfg->virtio_mmio_announce == VIRTIO_MMIO_ON_CMDLINE;
 	post_code_set_epoch(m->post_code, vm->t0_ns);
 	return m;
 }
@@ -243,13 +244,13 @@ void machine_report_boot_timings(struct machine *m, FILE *out)
 
 const struct loader_virtio_mmio *machine_virtio_mmio(const struct machine *m, unsigned *n)
 {
-	*n = m->nvirtio_mmio;
+	*n = m->virtio_on_pci ? 0 : m->nvirtio;
 	return m->virtio_desc;
 }
 
 const struct loader_pci_intx *machine_pci_intx(const struct machine *m, unsigned *n)
 {
-	*n = m->npci_intx;
+	*n = m->virtio_on_pci ? m->nvirtio : 0;
 	return m->pci_intx;
 }
 
@@ -262,16 +263,16 @@ int machine_kernel_cmdline(const struct machine *m, const char *cmdline, char **
 	char *s;
 
 	*out = NULL;
-	if (!m->virtio_on_cmdline || m->nvirtio_mmio == 0)
+	if (!m->virtio_on_cmdline || m->virtio_on_pci || m->nvirtio == 0)
 		return 0;
-	cap = len + m->nvirtio_mmio * ENTRY_MAX + 1;
+	cap = len + m->nvirtio * ENTRY_MAX + 1;
 	s = malloc(cap);
 	if (!s) {
 		log_error("out of memory");
 		return -1;
 	}
 	memcpy(s, base, len + 1);
-	for (unsigned i = 0; i < m->nvirtio_mmio; i++) {
+	for (unsigned i = 0; i < m->nvirtio; i++) {
 		const struct loader_virtio_mmio *d = &m->virtio_desc[i];
 
 		len += (size_t)snprintf(s + len, cap - len, "%svirtio_mmio.device=0x%x@0x%llx:%u",
