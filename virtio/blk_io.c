@@ -590,41 +590,64 @@ static void say_engine_once(const struct blk_io *io, int uring_err)
 	}
 }
 
+int blk_io_image_open(const char *path, bool read_only)
+{
+	struct stat st;
+	int fd, r;
+
+	fd = open(path, (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
+		r = -EINVAL;
+		goto fail;
+	}
+	/* Two writers on one image corrupt it; readers may share it. */
+	if (flock(fd, (read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
+		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		goto fail;
+	}
+	return fd;
+fail:
+	close(fd);
+	return r;
+}
+
 int blk_io_open(struct blk_io **out, const char *path, const struct blk_io_opts *opts)
+{
+	int fd = blk_io_image_open(path, opts && opts->read_only);
+
+	*out = NULL;
+	if (fd < 0) {
+		log_error("disk image '%s': %s", path,
+			  fd == -EINVAL ? "not a regular file or a block device" :
+			  fd == -EBUSY ? "in use by another process (locked)" : strerror(-fd));
+		return fd;
+	}
+	return blk_io_open_fd(out, fd, path, opts);
+}
+
+int blk_io_open_fd(struct blk_io **out, int fd, const char *path,
+		   const struct blk_io_opts *opts)
 {
 	static const struct blk_io_opts defaults;
 	struct blk_io *io;
 	struct stat st;
 	sigset_t all, old;
 	unsigned depth;
-	int fd, r, uring_err = 0;
+	int r, uring_err = 0;
 
 	*out = NULL;
 	if (!opts)
 		opts = &defaults;
 	depth = opts->depth ? opts->depth : DEFAULT_DEPTH;
-	fd = open(path, (opts->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		log_error("disk image '%s': %s", path, strerror(-r));
-		return r;
-	}
 	if (fstat(fd, &st) < 0) {
 		r = -errno;
 		log_error("disk image '%s': %s", path, strerror(-r));
-		goto fail_fd;
-	}
-	if (!S_ISREG(st.st_mode) && !S_ISBLK(st.st_mode)) {
-		log_error("disk image '%s': not a regular file or a block device", path);
-		r = -EINVAL;
-		goto fail_fd;
-	}
-	/* Two writers on one image corrupt it; readers may share it. The
-	 * lock goes with the descriptor. */
-	if (flock(fd, (opts->read_only ? LOCK_SH : LOCK_EX) | LOCK_NB) < 0) {
-		r = errno == EWOULDBLOCK ? -EBUSY : -errno;
-		log_error("disk image '%s': %s", path, r == -EBUSY ?
-			  "in use by another process (locked)" : strerror(-r));
 		goto fail_fd;
 	}
 

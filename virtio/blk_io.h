@@ -87,10 +87,24 @@ struct blk_io_opts {
 	uint64_t max_transfer;
 };
 
-/* Open the image at path. Errors are reported on stderr, naming the path,
- * and returned as a negative errno: the path cannot be opened, is not a
- * regular file or a block device (-EINVAL), is locked by another user
- * (-EBUSY), or the engine asked for cannot run (-ENOSYS). */
+/* The image at path, opened read-write (or read-only) for an engine: a
+ * regular file or a block device, locked against a second writer
+ * (exclusively for a writable image, shared for a read-only one; the
+ * lock goes with the descriptor). Returns the descriptor, or without a
+ * message a negative errno: open's, -EINVAL when it is neither a file nor
+ * a block device, -EBUSY when another process holds the lock. */
+int blk_io_image_open(const char *path, bool read_only);
+
+/* The engine on an image from blk_io_image_open (opened as
+ * opts->read_only says), which it takes over: it is closed on failure
+ * too. path names the image in messages. Errors are reported on stderr
+ * and returned as a negative errno; -ENOSYS: the engine asked for cannot
+ * run. */
+int blk_io_open_fd(struct blk_io **out, int fd, const char *path,
+		   const struct blk_io_opts *opts);
+
+/* blk_io_image_open and blk_io_open_fd, with a message naming the path
+ * when the image cannot be had. */
 int blk_io_open(struct blk_io **out, const char *path, const struct blk_io_opts *opts);
 
 /* Size of the image in bytes, as found at open. */

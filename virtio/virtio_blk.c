@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "virtio_dev.h"
 #include "vmm/guest_mem.h"
@@ -576,11 +577,15 @@ int virtio_blk_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *
 
 	if (!cfg || !cfg->path) {
 		log_error("virtio-blk: no image given");
+		if (cfg && cfg->fd >= 0)
+			close(cfg->fd);
 		return -EINVAL;
 	}
 	if (cfg->id && strlen(cfg->id) > VIRTIO_BLK_ID_BYTES) {
 		log_error("virtio-blk: id '%s' is longer than %u bytes", cfg->id,
 			  VIRTIO_BLK_ID_BYTES);
+		if (cfg->fd >= 0)
+			close(cfg->fd);
 		return -EINVAL;
 	}
 	blk = calloc(1, sizeof(*blk));
@@ -593,6 +598,8 @@ int virtio_blk_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *
 		if (blk)
 			free(blk->reqs);
 		free(blk);
+		if (cfg->fd >= 0)
+			close(cfg->fd);
 		return -ENOMEM;
 	}
 	blk->read_only = cfg->read_only;
@@ -609,7 +616,8 @@ int virtio_blk_setup(struct virtio_dev *dev, struct guest_mem *mem, const void *
 	opts.read_only = cfg->read_only;
 	opts.engine = cfg->engine;
 	opts.depth = VIRTIO_BLK_QUEUE_SIZE;
-	r = blk_io_open(&blk->io, cfg->path, &opts);
+	r = cfg->fd >= 0 ? blk_io_open_fd(&blk->io, cfg->fd, cfg->path, &opts)
+			 : blk_io_open(&blk->io, cfg->path, &opts);
 	if (r < 0) {
 		free_blk(blk);
 		return r;

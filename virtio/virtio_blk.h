@@ -26,8 +26,8 @@
  *
  * Wiring, with the virtio-mmio transport (virtio_mmio.h):
  *
- *     struct virtio_blk_config cfg = { .path = "disk.img", .read_only = false,
- *                                      .id = "wisp-disk0" };
+ *     struct virtio_blk_config cfg = { .path = "disk.img", .fd = -1,
+ *                                      .read_only = false, .id = "wisp-disk0" };
  *     m = virtio_mmio_create(p, base, gsi, virtio_blk_setup, &cfg);
  *     ...                      (all vCPUs stopped)
  *     virtio_mmio_destroy(m);  (drains, flushes, closes the image)
@@ -50,6 +50,10 @@ struct virtio_dev;
 
 struct virtio_blk_config {
 	const char *path;          /* the image: a regular file or a block device */
+	/* The image already opened by blk_io_image_open (as read_only
+	 * says), which the device takes over: closed when setup fails too.
+	 * -1: the device opens path itself. */
+	int fd;
 	bool read_only;            /* opened read-only; the guest sees RO */
 	/* The serial GET_ID answers (Linux: /sys/block/vdX/serial), at most
 	 * VIRTIO_BLK_ID_BYTES bytes; NULL: none. */

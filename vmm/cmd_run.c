@@ -1,13 +1,11 @@
 #include "cmd_run.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/signalfd.h>
-#include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
 
@@ -20,7 +18,6 @@
 #include "log.h"
 #include "machine.h"
 #include "vcpu.h"
-#include "virtio/tap.h"
 #include "virtio/virtio_console.h"
 #include "vm.h"
 
@@ -204,43 +201,6 @@ static void report_boot_timings(struct vm *vm, uint64_t end_ns)
 /* Each drive's image can be opened as asked (the device opens it again
  * when the machine is built): a mistake here is the user's, reported
  * before any thread starts. */
-static int check_drives(const struct vm_config *cfg)
-{
-	for (unsigned i = 0; i < cfg->ndrives; i++) {
-		const struct drive_config *d = &cfg->drives[i];
-		int fd = open(d->path, (d->read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-		struct stat st;
-
-		if (fd < 0) {
-			log_error("--drive: cannot open '%s'%s: %s", d->path,
-				  d->read_only ? "" : " for writing (add ,ro for a read-only drive)",
-				  strerror(errno));
-			return -1;
-		}
-		if (fstat(fd, &st) || !(S_ISREG(st.st_mode) || S_ISBLK(st.st_mode))) {
-			log_error("--drive: '%s' is not a regular file or a block device", d->path);
-			close(fd);
-			return -1;
-		}
-		close(fd);
-	}
-	return 0;
-}
-
-/* Each tap can be had: attached, or created where that is allowed (and
- * then gone again with the descriptor until the device makes it anew). */
-static int check_nets(const struct vm_config *cfg)
-{
-	for (unsigned i = 0; i < cfg->nnets; i++) {
-		int fd = tap_open(cfg->nets[i].tap);
-
-		if (fd < 0)
-			return -1;
-		close(fd);
-	}
-	return 0;
-}
-
 /* --transport auto: a bzImage is a distribution kernel's, which finds
  * PCI devices by itself; the other formats (test guests, PVH and
  * multiboot kernels, minimal microVM builds) get the simpler virtio-mmio. */
@@ -265,6 +225,7 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 	struct loader_result boot;
 	struct loader_input in;
 	struct vm vm = { .stop_eventfd = -1 };
+	struct machine_backends backends;
 	char *cmdline = NULL;
 	sigset_t handled;
 	int status, sig_fd = -1, timer_fd = -1;
@@ -276,16 +237,16 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 		status = WISP_EXIT_IMAGE;
 		goto out_files;
 	}
-	if (check_drives(cfg) || check_nets(cfg)) {
+	if (machine_backends_open(&backends, cfg)) {
 		status = WISP_EXIT_IMAGE;
 		goto out_files;
 	}
 	status = check_host_memory(cfg->mem_size);
 	if (status)
-		goto out_files;
+		goto out_backends;
 	status = console_open(&con, cfg);
 	if (status)
-		goto out_files;
+		goto out_backends;
 	accel = accel_select(cfg->accel);
 	if (!accel) {
 		status = WISP_EXIT_HOST;
@@ -299,7 +260,7 @@ int cmd_run(const struct vm_config *cfg, uint64_t t0_ns)
 	if (status)
 		goto out_vm;
 	vm.transport = resolve_transport(cfg, &kernel);
-	vm.machine = machine_create(&vm, con.out_fd);
+	vm.machine = machine_create(&vm, &backends, con.out_fd);
 	if (!vm.machine) {
 		status = WISP_EXIT_INTERNAL;
 		goto out_vm;
@@ -365,6 +326,8 @@ out_vm:
 	free(cmdline);
 out_console:
 	console_close(&con);
+out_backends:
+	machine_backends_close(&backends);
 out_files:
 	file_map_close(&initrd);
 	file_map_close(&kernel);

@@ -1,8 +1,10 @@
 #include "machine.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "devices/acpi_pm.h"
 #include "devices/cmos_rtc.h"
@@ -17,6 +19,8 @@
 #include "console.h"
 #include "log.h"
 #include "memory_map.h"
+#include "virtio/blk_io.h"
+#include "virtio/tap.h"
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_console.h"
 #include "virtio/virtio_mmio.h"
@@ -133,16 +137,69 @@ static int add_virtio(struct machine *m, struct vm *vm, virtio_dev_setup_fn setu
 	return rc;
 }
 
-static int add_virtio_devices(struct machine *m, struct vm *vm, int console_fd)
+static void close_backend(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void machine_backends_close(struct machine_backends *b)
+{
+	for (unsigned i = 0; i < WISP_MAX_DRIVES; i++)
+		close_backend(&b->drive_fd[i]);
+	for (unsigned i = 0; i < WISP_MAX_NETS; i++)
+		close_backend(&b->net_fd[i]);
+}
+
+int machine_backends_open(struct machine_backends *b, const struct vm_config *cfg)
+{
+	for (unsigned i = 0; i < WISP_MAX_DRIVES; i++)
+		b->drive_fd[i] = -1;
+	for (unsigned i = 0; i < WISP_MAX_NETS; i++)
+		b->net_fd[i] = -1;
+	for (unsigned i = 0; i < cfg->ndrives; i++) {
+		const struct drive_config *d = &cfg->drives[i];
+		int fd = blk_io_image_open(d->path, d->read_only);
+
+		if (fd == -EINVAL)
+			log_error("--drive: '%s' is not a regular file or a block device", d->path);
+		else if (fd == -EBUSY)
+			log_error("--drive: '%s' is in use by another process (locked)", d->path);
+		else if (fd < 0)
+			log_error("--drive: cannot open '%s'%s: %s", d->path,
+				  d->read_only ? "" : " for writing (add ,ro for a read-only drive)",
+				  strerror(-fd));
+		if (fd < 0)
+			goto fail;
+		b->drive_fd[i] = fd;
+	}
+	/* A tap created here lives as long as its descriptor. */
+	for (unsigned i = 0; i < cfg->nnets; i++) {
+		b->net_fd[i] = tap_open(cfg->nets[i].tap);
+		if (b->net_fd[i] < 0)
+			goto fail;
+	}
+	return 0;
+fail:
+	machine_backends_close(b);
+	return -1;
+}
+
+static int add_virtio_devices(struct machine *m, struct vm *vm, struct machine_backends *b,
+			      int console_fd)
 {
 	/* Drives first, in command-line order: the guest names them vda,
-	 * vdb... in the order it finds them. */
+	 * vdb... in the order it finds them. The device takes the image
+	 * over, even when it fails. */
 	for (unsigned i = 0; i < vm->cfg->ndrives; i++) {
 		const struct drive_config *d = &vm->cfg->drives[i];
 		struct virtio_blk_config blk = {
-			.path = d->path, .read_only = d->read_only, .id = d->id,
+			.path = d->path, .fd = b->drive_fd[i], .read_only = d->read_only,
+			.id = d->id,
 		};
 
+		b->drive_fd[i] = -1;
 		if (add_virtio(m, vm, virtio_blk_setup, &blk))
 			return -1;
 	}
@@ -152,9 +209,10 @@ static int add_virtio_devices(struct machine *m, struct vm *vm, int console_fd)
 	for (unsigned i = 0; i < vm->cfg->nnets; i++) {
 		const struct net_config *n = &vm->cfg->nets[i];
 		struct virtio_net_config net = {
-			.tap = n->tap, .fd = -1, .mac = n->mac_set ? n->mac : NULL,
+			.tap = n->tap, .fd = b->net_fd[i], .mac = n->mac_set ? n->mac : NULL,
 		};
 
+		b->net_fd[i] = -1;
 		if (add_virtio(m, vm, virtio_net_setup, &net))
 			return -1;
 	}
@@ -170,7 +228,7 @@ static int add_virtio_devices(struct machine *m, struct vm *vm, int console_fd)
 	return 0;
 }
 
-struct machine *machine_create(struct vm *vm, int console_fd)
+struct machine *machine_create(struct vm *vm, struct machine_backends *b, int console_fd)
 {
 	struct machine *m = calloc(1, sizeof(*m));
 	struct platform *p = &vm->platform;
@@ -191,7 +249,7 @@ struct machine *machine_create(struct vm *vm, int console_fd)
 		m->testdev = testdev_create(p);
 	if (!m->com1 || !m->i8042 || !m->rtc || !m->debug_exit || !m->post_code ||
 	    !m->fw_cfg || !m->pci_host || !m->acpi_pm || (vm->cfg->testdev && !m->testdev) ||
-	    add_virtio_devices(m, vm, console_fd)) {
+	    add_virtio_devices(m, vm, b, console_fd)) {
 		machine_destroy(m);
 		return NULL;
 	}

@@ -1,13 +1,16 @@
 /* The devices of a wisp PC: which legacy and virtio devices exist, where,
  * on which interrupt line. The one place that knows the machine's wiring.
  *
- * virtio devices sit on virtio-mmio, in the order they are created: slot
- * n at VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE on GSI
- * VIRTIO_MMIO_GSI_BASE + n (memory_map.h). */
+ * virtio devices sit on the VM's one transport, in the order they are
+ * created (drives, rng, nets, console): over virtio-mmio, device n at
+ * VIRTIO_MMIO_BASE + n * VIRTIO_MMIO_SLOT_SIZE on GSI VIRTIO_MMIO_GSI_BASE
+ * + n (memory_map.h); over virtio-pci, the function in slot n + 1. */
 #ifndef WISP_MACHINE_H
 #define WISP_MACHINE_H
 
 #include <stdio.h>
+
+#include "config.h"
 
 struct vm;
 struct machine;
@@ -16,9 +19,24 @@ struct virtio_dev;
 struct loader_virtio_mmio;
 struct loader_pci_intx;
 
+/* What the devices work on in the host, opened before the VM exists so
+ * that a user's mistake is found before any thread starts: each drive's
+ * image (opened, checked and locked) and each net's tap, in command-line
+ * order. machine_create's devices take them over, leaving -1. */
+struct machine_backends {
+	int drive_fd[WISP_MAX_DRIVES];
+	int net_fd[WISP_MAX_NETS];
+};
+
+/* Returns 0, or -1 after one message naming the option (nothing is left
+ * open then). */
+int machine_backends_open(struct machine_backends *b, const struct vm_config *cfg);
+/* Closes what no device took. */
+void machine_backends_close(struct machine_backends *b);
+
 /* console_fd: where the console devices' output goes (-1: nowhere).
  * Returns NULL after a message. */
-struct machine *machine_create(struct vm *vm, int console_fd);
+struct machine *machine_create(struct vm *vm, struct machine_backends *b, int console_fd);
 void machine_destroy(struct machine *machine);
 
 struct uart8250 *machine_console_uart(struct machine *machine);

@@ -118,7 +118,7 @@ static void on_interrupt(struct virtio_dev *dev, unsigned q)
 static void open_drive(struct drive *d, bool read_only)
 {
 	char path[] = "/tmp/wisp-fuzz-blk-XXXXXX";
-	struct virtio_blk_config cfg = { .read_only = read_only, .id = "wisp-fuzz",
+	struct virtio_blk_config cfg = { .fd = -1, .read_only = read_only, .id = "wisp-fuzz",
 					 .engine = BLK_IO_ENGINE_THREAD };
 
 	d->fd = mkstemp(path);

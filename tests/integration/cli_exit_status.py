@@ -2,6 +2,7 @@
 """wisp's answers to bad user input: one clear message, a documented status,
 and nothing started. Runs the real binary; needs no accelerator except where
 a case says so."""
+import fcntl
 import os
 import subprocess
 import sys
@@ -69,6 +70,18 @@ with tempfile.TemporaryDirectory() as tmp:
     case("missing drive image", ["run", "--kernel", text, "--drive",
                                  "path=" + os.path.join(tmp, "nope.img")], 4,
          "--drive: cannot open")
+    # Another process writing the image holds its lock: refused before the
+    # guest starts, as a bad image.
+    locked = os.path.join(tmp, "locked.img")
+    with open(locked, "wb") as f:
+        f.truncate(1 << 20)
+    with open(locked, "rb+") as holder:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        case("drive image locked by another process",
+             ["run", "--kernel", text, "--drive", f"path={locked}"], 4,
+             f"--drive: '{locked}' is in use by another process (locked)")
+        case("read-only drive on an image another process writes",
+             ["run", "--kernel", text, "--drive", f"path={locked},ro"], 4, "(locked)")
     case("drive image is a directory", ["run", "--kernel", text, "--drive", f"path={tmp},ro"], 4,
          "not a regular file or a block device")
     case("net without a tap", ["run", "--kernel", text, "--net", "mac=02:00:00:00:00:01"], 2,

@@ -208,6 +208,35 @@ static void size_and_lock(void **state)
 	drop_image(&x);
 }
 
+/* The image opened apart, as wisp does before its threads start, and the
+ * engine taking the descriptor over. */
+static void engine_takes_an_opened_image(void **state)
+{
+	struct blk_io_opts opts = { .engine = BLK_IO_ENGINE_THREAD };
+	struct fixture x = { 0 };
+	struct blk_io *io;
+	int fd;
+
+	open_or_skip(&x, "/tmp", &opts);
+	/* Held by the fixture's engine: a second writer is refused. */
+	assert_int_equal(blk_io_image_open(x.path, false), -EBUSY);
+	assert_int_equal(blk_io_image_open(x.path, true), -EBUSY);
+	assert_int_equal(blk_io_close(x.io), 0);
+	x.io = NULL;
+	assert_int_equal(blk_io_image_open("/nonexistent/disk.img", true), -ENOENT);
+	assert_int_equal(blk_io_image_open("/dev/null", true), -EINVAL);
+
+	fd = blk_io_image_open(x.path, false);
+	assert_true(fd >= 0);
+	assert_int_equal(blk_io_open_fd(&io, fd, x.path, &opts), 0);
+	assert_int_equal(blk_io_size(io), IMAGE_SIZE);
+	/* The lock came with the descriptor. */
+	assert_int_equal(blk_io_image_open(x.path, true), -EBUSY);
+	assert_int_equal(blk_io_close(io), 0);
+	assert_true(fcntl(fd, F_GETFD) < 0 && errno == EBADF);
+	drop_image(&x);
+}
+
 static void readers_share_an_image(void **state)
 {
 	struct blk_io_opts opts = { .read_only = true };
@@ -547,6 +576,7 @@ int main(void)
 	};
 	const struct CMUnitTest engine_tests[] = {
 		cmocka_unit_test(size_and_lock),
+		cmocka_unit_test(engine_takes_an_opened_image),
 		cmocka_unit_test(readers_share_an_image),
 		cmocka_unit_test(write_then_read_back),
 		cmocka_unit_test(short_transfers_are_continued),

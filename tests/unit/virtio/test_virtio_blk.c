@@ -217,7 +217,8 @@ static uint8_t dwz_request(struct fixture *x, uint32_t type, uint64_t sector, ui
 static int make(void **state, bool read_only, const char *id)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
-	struct virtio_blk_config cfg = { .read_only = read_only, .id = id, .engine = engine };
+	struct virtio_blk_config cfg = { .fd = -1, .read_only = read_only, .id = id,
+					  .engine = engine };
 	uint8_t *img = malloc(IMAGE_SIZE);
 
 	assert_non_null(x);
@@ -271,7 +272,7 @@ static uint32_t config32(struct fixture *x, unsigned off)
 static void create_refuses_bad_configs(void **state)
 {
 	struct guest_mem mem;
-	struct virtio_blk_config cfg = { .path = "/nonexistent/disk.img" };
+	struct virtio_blk_config cfg = { .path = "/nonexistent/disk.img", .fd = -1 };
 
 	assert_int_equal(guest_mem_init(&mem, RAM_SIZE), 0);
 	assert_null(virtio_blk_create(&mem, &cfg));
