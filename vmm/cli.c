@@ -122,44 +122,39 @@ static const struct option run_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_accel(const char *s, enum accel_choice *out)
+/* The value of option opt, one of the words in names (indexed by the enum
+ * they name; NULL ends the list): its index, or -1 after a message that
+ * lists them. */
+static int parse_choice(const char *opt, const char *arg, const char *const *names)
 {
-	if (!strcmp(s, "auto"))
-		*out = ACCEL_AUTO;
-	else if (!strcmp(s, "kvm"))
-		*out = ACCEL_KVM;
-	else if (!strcmp(s, "emu"))
-		*out = ACCEL_EMU;
-	else
-		return -1;
-	return 0;
+	char list[128];
+	size_t len = 0;
+
+	for (int i = 0; names[i]; i++)
+		if (!strcmp(arg, names[i]))
+			return i;
+	list[0] = '\0';
+	for (int i = 0; names[i] && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", i ? ", " : "",
+					names[i]);
+	log_error("%s: '%s' is not one of %s", opt, arg, list);
+	return -1;
 }
 
-static int parse_transport(const char *s, enum virtio_transport *out)
-{
-	if (!strcmp(s, "auto"))
-		*out = VIRTIO_TRANSPORT_AUTO;
-	else if (!strcmp(s, "mmio"))
-		*out = VIRTIO_TRANSPORT_MMIO;
-	else if (!strcmp(s, "pci"))
-		*out = VIRTIO_TRANSPORT_PCI;
-	else
-		return -1;
-	return 0;
-}
-
-static int parse_virtio_mmio_announce(const char *s, enum virtio_mmio_announce *out)
-{
-	if (!strcmp(s, "dsdt"))
-		*out = VIRTIO_MMIO_IN_DSDT;
-	else if (!strcmp(s, "cmdline"))
-		*out = VIRTIO_MMIO_ON_CMDLINE;
-	else if (!strcmp(s, "dt"))
-		*out = VIRTIO_MMIO_IN_DT;
-	else
-		return -1;
-	return 0;
-}
+static const char *const accel_names[] = {
+	[ACCEL_AUTO] = "auto", [ACCEL_KVM] = "kvm", [ACCEL_EMU] = "emu", NULL,
+};
+static const char *const console_device_names[] = {
+	[CONSOLE_DEVICE_SERIAL] = "serial", [CONSOLE_DEVICE_VIRTIO] = "virtio", NULL,
+};
+static const char *const transport_names[] = {
+	[VIRTIO_TRANSPORT_AUTO] = "auto", [VIRTIO_TRANSPORT_MMIO] = "mmio",
+	[VIRTIO_TRANSPORT_PCI] = "pci", NULL,
+};
+static const char *const virtio_mmio_announce_names[] = {
+	[VIRTIO_MMIO_IN_DSDT] = "dsdt", [VIRTIO_MMIO_ON_CMDLINE] = "cmdline",
+	[VIRTIO_MMIO_IN_DT] = "dt", NULL,
+};
 
 /* path=IMG[,ro][,id=NAME], split in a copy the config keeps. Logs and
  * returns -1 on a mistake. */
@@ -280,20 +275,9 @@ static int parse_console(const char *s, struct vm_config *cfg)
 	return 0;
 }
 
-static int parse_console_device(const char *s, enum console_device *out)
-{
-	if (!strcmp(s, "serial"))
-		*out = CONSOLE_DEVICE_SERIAL;
-	else if (!strcmp(s, "virtio"))
-		*out = CONSOLE_DEVICE_VIRTIO;
-	else
-		return -1;
-	return 0;
-}
-
 static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 {
-	int opt;
+	int opt, choice;
 
 	optind = 1;
 	opterr = 0;
@@ -333,10 +317,10 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 			}
 			break;
 		case OPT_ACCEL:
-			if (parse_accel(arg, &cfg->accel)) {
-				log_error("--accel: '%s' is not one of auto, kvm, emu", arg);
+			choice = parse_choice("--accel", arg, accel_names);
+			if (choice < 0)
 				return CLI_ERROR;
-			}
+			cfg->accel = (enum accel_choice)choice;
 			break;
 		case OPT_CONSOLE:
 			if (parse_console(arg, cfg)) {
@@ -345,10 +329,10 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 			}
 			break;
 		case OPT_CONSOLE_DEVICE:
-			if (parse_console_device(arg, &cfg->console_device)) {
-				log_error("--console-device: '%s' is not one of serial, virtio", arg);
+			choice = parse_choice("--console-device", arg, console_device_names);
+			if (choice < 0)
 				return CLI_ERROR;
-			}
+			cfg->console_device = (enum console_device)choice;
 			break;
 		case OPT_TIMEOUT:
 			if (parse_seconds(arg, &cfg->timeout_sec)) {
@@ -384,17 +368,17 @@ static enum cli_action parse_run(int argc, char **argv, struct vm_config *cfg)
 			cfg->rng = true;
 			break;
 		case OPT_TRANSPORT:
-			if (parse_transport(arg, &cfg->transport)) {
-				log_error("--transport: '%s' is not one of auto, mmio, pci", arg);
+			choice = parse_choice("--transport", arg, transport_names);
+			if (choice < 0)
 				return CLI_ERROR;
-			}
+			cfg->transport = (enum virtio_transport)choice;
 			break;
 		case OPT_VIRTIO_MMIO_ANNOUNCE:
-			if (parse_virtio_mmio_announce(arg, &cfg->virtio_mmio_announce)) {
-				log_error("--virtio-mmio-announce: '%s' is not one of dsdt, cmdline, dt",
-					  arg);
+			choice = parse_choice("--virtio-mmio-announce", arg,
+					      virtio_mmio_announce_names);
+			if (choice < 0)
 				return CLI_ERROR;
-			}
+			cfg->virtio_mmio_announce = (enum virtio_mmio_announce)choice;
 			break;
 		case OPT_VIRTIO_MMIO_CMDLINE:
 			cfg->virtio_mmio_announce = VIRTIO_MMIO_ON_CMDLINE;
