@@ -75,6 +75,13 @@ struct mb_mmap_entry {
 #define BP_EXT_RAMDISK_SIZE  0x0C4
 #define BP_EXT_CMD_LINE_PTR  0x0C8
 #define BP_E820_TABLE    0x2D0   /* struct e820_entry[128] */
+#define BP_SETUP_DATA    0x250   /* u64: the first setup_data entry, 0: none */
+/* The setup_data chain (boot protocol 2.09 and later): entries
+ * { u64 next; u32 type; u32 len; u8 data[len]; }. */
+#define SETUP_DATA_HEADER 16
+#define SETUP_DATA_TYPE   8
+#define SETUP_DATA_LEN    12
+#define SETUP_DTB         2      /* data: a flattened device tree */
 struct e820_entry {
 	uint64_t addr;
 	uint64_t size;

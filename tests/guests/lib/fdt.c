@@ -29,13 +29,6 @@
  * offset in an int and a walk short. */
 #define FDT_MAX_SIZE (1u << 20)
 
-/* boot_params' setup_data chain (boot protocol 2.09 and later): a list of
- * struct setup_data { u64 next; u32 type; u32 len; u8 data[len]; }. */
-#define BP_SETUP_DATA          0x250
-#define SETUP_DATA_HEADER      16
-#define SETUP_DATA_TYPE        8
-#define SETUP_DATA_LEN         12
-#define SETUP_DTB              2
 /* Entries followed before the chain is taken for a loop. */
 #define SETUP_DATA_MAX_ENTRIES 32
 /* What the runtime maps (identity, 2 MiB pages). */
