@@ -53,8 +53,7 @@ int loader_load(struct guest_mem *mem, const struct loader_input *in,
 	/* Always at ACPI_RSDP_ADDR, which the bzImage and PVH paths hand on. */
 	if (acpi_write_tables(mem, in->ncpus, in->virtio_mmio,
 			      in->virtio_mmio_announce == VIRTIO_MMIO_IN_DSDT ? in->n_virtio_mmio : 0,
-			      in->pci_intx,
-			      in->n_pci_intx, &rsdp) != 0)
+			      in->pci_intx, in->n_pci_intx, &rsdp) != 0)
 		return -1;
 	if (rsdp != ACPI_RSDP_ADDR) {
 		log_error("internal error: RSDP at 0x%llx, expected 0x%llx",
