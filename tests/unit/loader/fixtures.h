@@ -112,6 +112,20 @@ static inline void expect_load_error(struct guest_mem *mem, const struct loader_
 		assert_non_null(strstr(msg, frag2));
 }
 
+/* Virtio-mmio device i as the machine places it (memory_map.h), and a PCI
+ * INTx route: the boot tables' inputs. */
+static inline struct loader_virtio_mmio mmio_slot(unsigned i)
+{
+	return (struct loader_virtio_mmio){
+		.base = VIRTIO_MMIO_BASE + i * VIRTIO_MMIO_SLOT_SIZE, .size = 0x200, .gsi = 16 + i,
+	};
+}
+
+static inline struct loader_pci_intx intx_route(unsigned slot, unsigned pin, unsigned gsi)
+{
+	return (struct loader_pci_intx){ .slot = (uint8_t)slot, .pin = (uint8_t)pin, .gsi = gsi };
+}
+
 static inline int load_quiet(struct guest_mem *mem, const struct loader_input *in,
 			     struct loader_result *res)
 {
