@@ -730,6 +730,22 @@ static bool emit_native_0f(struct gen *g, unsigned i, const struct insn *insn, b
 	}
 }
 
+/* ALU operation n (the 00-3D / group 1 numbering) on RAX and RCX with the
+ * guest's flags; the result, but for CMP's, to memory at dst_mem or, when
+ * that is NULL, to guest register reg. */
+static void emit_alu_result(struct gen *g, const struct insn *insn, unsigned n, unsigned size,
+			    const struct rm *dst_mem, unsigned reg)
+{
+	asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
+	flags_store(g);
+	if (n == 7)
+		return;
+	if (dst_mem)
+		asm_mov_store(&g->a, size, *dst_mem, RAX);
+	else
+		store_guest(g, insn, reg, size, RAX);
+}
+
 /* Translate instruction i natively if it is one of the translated kinds;
  * false: the caller emits a handler call. */
 static bool emit_native(struct gen *g, unsigned i, bool *ends)
@@ -768,30 +784,17 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 			case 0: case 1:             /* r/m op= reg */
 				asm_load_zx(&g->a, size, RAX, rmloc);
 				load_guest(g, insn, RCX, insn->reg, size);
-				asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
-				flags_store(g);
-				if (n != 7) {
-					if (mem)
-						asm_mov_store(&g->a, size, rmloc, RAX);
-					else
-						store_guest(g, insn, insn->rm, size, RAX);
-				}
+				emit_alu_result(g, insn, n, size, mem ? &rmloc : NULL, insn->rm);
 				break;
 			case 2: case 3:             /* reg op= r/m */
 				load_guest(g, insn, RAX, insn->reg, size);
 				asm_load_zx(&g->a, size, RCX, rmloc);
-				asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
-				flags_store(g);
-				if (n != 7)
-					store_guest(g, insn, insn->reg, size, RAX);
+				emit_alu_result(g, insn, n, size, NULL, insn->reg);
 				break;
 			default:                    /* AL/eAX op= imm */
 				load_guest(g, insn, RAX, 0, size);
 				asm_mov_imm(&g->a, RCX, insn->imm & size_mask(size));
-				asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
-				flags_store(g);
-				if (n != 7)
-					store_guest(g, insn, 0, size, RAX);
+				emit_alu_result(g, insn, n, size, NULL, 0);
 				break;
 			}
 			if (mem)
@@ -817,14 +820,7 @@ static bool emit_native(struct gen *g, unsigned i, bool *ends)
 				flags_load(g);
 			asm_load_zx(&g->a, size, RAX, rmloc);
 			asm_mov_imm(&g->a, RCX, insn->imm & size_mask(size));
-			asm_op1(&g->a, size, alu_opcode(n, size), RCX, R(RAX));
-			flags_store(g);
-			if (n != 7) {
-				if (mem)
-					asm_mov_store(&g->a, size, rmloc, RAX);
-				else
-					store_guest(g, insn, insn->rm, size, RAX);
-			}
+			emit_alu_result(g, insn, n, size, mem ? &rmloc : NULL, insn->rm);
 			if (mem)
 				memop_end(g, &m, false);
 			return true;
