@@ -26,7 +26,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from run_guest import SKIP, describe_status, kvm_usable  # noqa: E402
+from run_guest import SKIP, describe_status, kvm_usable, verdict  # noqa: E402
 
 SECTOR = 512
 # Not a power of two, so a driver that rounds the capacity shows.
@@ -155,13 +155,7 @@ def main(argv):
         else:
             print("host: the read-only image is unchanged")
 
-    name = "%s/%s" % (args.accel, args.transport)
-    if problems:
-        for p in problems:
-            print("FAIL: virtio-blk %s: %s" % (name, p))
-        return 1
-    print("PASS: virtio-blk %s (%.2fs)" % (name, elapsed))
-    return 0
+    return verdict("virtio-blk %s/%s" % (args.accel, args.transport), problems, elapsed)
 
 
 if __name__ == "__main__":

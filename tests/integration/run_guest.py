@@ -32,6 +32,16 @@ WISP_STATUS = {
 }
 
 
+def verdict(name, problems, elapsed):
+    """Print one FAIL line per problem, or PASS; the exit status for meson."""
+    if problems:
+        for p in problems:
+            print("FAIL: %s: %s" % (name, p))
+        return 1
+    print("PASS: %s (%.2fs)" % (name, elapsed))
+    return 0
+
+
 def describe_status(status):
     if status < 0:
         return "killed by signal %d" % -status
@@ -127,13 +137,7 @@ def main(argv):
             line = out[out.rfind("\n", 0, m.start()) + 1:out.find("\n", m.end())
                        if out.find("\n", m.end()) >= 0 else len(out)]
             problems.append("output matches /%s/: %r" % (rx, line))
-
-    if problems:
-        for p in problems:
-            print("FAIL: %s: %s" % (name, p))
-        return 1
-    print("PASS: %s (%.2fs)" % (name, elapsed))
-    return 0
+    return verdict(name, problems, elapsed)
 
 
 if __name__ == "__main__":
