@@ -3,19 +3,8 @@
 #include <errno.h>
 #include <string.h>
 
-#define PCI_REG_VENDOR_ID      0x00
-#define PCI_REG_DEVICE_ID      0x02
-#define PCI_REG_REVISION_ID    0x08
-#define PCI_REG_CLASS_PROG     0x09
-#define PCI_REG_CACHE_LINE     0x0c
-#define PCI_REG_LATENCY        0x0d
-#define PCI_REG_HEADER_TYPE    0x0e
-#define PCI_REG_SUBSYS_VENDOR  0x2c
-#define PCI_REG_SUBSYS_ID      0x2e
 #define PCI_CAPS_START         0x40    /* after the type-0 header */
 
-#define PCI_COMMAND_PARITY     0x0040
-#define PCI_COMMAND_SERR       0x0100
 /* No I/O BARs: I/O decoding stays off. */
 #define COMMAND_WMASK (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER | PCI_COMMAND_PARITY | \
 		       PCI_COMMAND_SERR | PCI_COMMAND_INTX_DISABLE)

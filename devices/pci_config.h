@@ -13,26 +13,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define PCI_CONFIG_SPACE_SIZE 256u
-#define PCI_BAR_COUNT         6u
+#include "devices/pci_regs.h"
+
 #define PCI_BAR_MIN_SIZE      16u     /* a memory BAR's smallest size */
-
-/* Header registers a function's code reads. */
-#define PCI_REG_COMMAND        0x04
-#define PCI_REG_STATUS         0x06
-#define PCI_REG_BAR0           0x10
-#define PCI_REG_CAP_PTR        0x34
-#define PCI_REG_INTERRUPT_LINE 0x3c
-#define PCI_REG_INTERRUPT_PIN  0x3d
-
-#define PCI_COMMAND_MEMORY        0x0002
-#define PCI_COMMAND_MASTER        0x0004
-#define PCI_COMMAND_INTX_DISABLE  0x0400
-#define PCI_STATUS_INTERRUPT      0x0008
-#define PCI_STATUS_CAP_LIST       0x0010
-
-#define PCI_CAP_ID_MSIX           0x11
-#define PCI_CAP_ID_VENDOR         0x09
 
 struct pci_config_id {
 	uint16_t vendor, device;

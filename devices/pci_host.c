@@ -6,12 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "devices/pci_regs.h"
 #include "vmm/log.h"
 #include "vmm/memory_map.h"
 #include "vmm/platform.h"
 
-#define PORT_CONFIG_ADDRESS 0xcf8
-#define PORT_CONFIG_DATA    0xcfc
 #define CONFIG_NPORTS       4
 
 #define ADDR_ENABLE   0x80000000u
@@ -19,25 +18,6 @@
 #define ADDR_BUS(a)   (((a) >> 16) & 0xff)
 #define ADDR_DEVFN(a) (((a) >> 8) & 0xff)
 #define ADDR_REG(a)   ((a) & 0xfc)
-
-/* Type 0 configuration header. */
-#define PCI_VENDOR_ID      0x00
-#define PCI_DEVICE_ID      0x02
-#define PCI_COMMAND        0x04
-#define PCI_STATUS         0x06
-#define PCI_REVISION_ID    0x08
-#define PCI_CLASS_PROG     0x09
-#define PCI_CLASS_DEVICE   0x0a
-#define PCI_CACHE_LINE     0x0c
-#define PCI_HEADER_TYPE    0x0e
-#define PCI_INTERRUPT_LINE 0x3c
-#define PCI_CONFIG_SIZE    256
-
-#define PCI_COMMAND_IO     0x0001
-#define PCI_COMMAND_MEMORY 0x0002
-#define PCI_COMMAND_MASTER 0x0004
-#define PCI_COMMAND_PARITY 0x0040
-#define PCI_COMMAND_SERR   0x0100
 
 #define BRIDGE_VENDOR      0x1b36 /* Red Hat */
 #define BRIDGE_DEVICE      0x0008 /* generic PCIe host bridge */
@@ -64,8 +44,8 @@ struct pci_host {
 	struct pci_slot bar_fns[PCI_MAX_DEVFN];
 	unsigned n_bar_fns;
 	/* The host bridge's own function. */
-	uint8_t bridge_cfg[PCI_CONFIG_SIZE];
-	uint8_t bridge_wmask[PCI_CONFIG_SIZE];
+	uint8_t bridge_cfg[PCI_CONFIG_SPACE_SIZE];
+	uint8_t bridge_wmask[PCI_CONFIG_SPACE_SIZE];
 };
 
 static uint64_t all_ones(unsigned size)
@@ -82,7 +62,7 @@ static uint32_t bridge_config_read(void *opaque, unsigned offset, unsigned size)
 	unsigned i;
 
 	/* Past the conventional space (ECAM later): no extended capabilities. */
-	if (offset >= PCI_CONFIG_SIZE || size > PCI_CONFIG_SIZE - offset)
+	if (offset >= PCI_CONFIG_SPACE_SIZE || size > PCI_CONFIG_SPACE_SIZE - offset)
 		return 0;
 	pthread_mutex_lock(&h->lock);
 	for (i = 0; i < size && i < 4; i++)
@@ -96,7 +76,7 @@ static void bridge_config_write(void *opaque, unsigned offset, unsigned size, ui
 	struct pci_host *h = opaque;
 	unsigned i;
 
-	if (offset >= PCI_CONFIG_SIZE || size > PCI_CONFIG_SIZE - offset)
+	if (offset >= PCI_CONFIG_SPACE_SIZE || size > PCI_CONFIG_SPACE_SIZE - offset)
 		return;
 	pthread_mutex_lock(&h->lock);
 	for (i = 0; i < size && i < 4; i++) {
@@ -122,19 +102,19 @@ static void bridge_init(struct pci_host *h)
 {
 	uint8_t *cfg = h->bridge_cfg, *wm = h->bridge_wmask;
 
-	put16(cfg, PCI_VENDOR_ID, BRIDGE_VENDOR);
-	put16(cfg, PCI_DEVICE_ID, BRIDGE_DEVICE);
-	put16(cfg, PCI_COMMAND, BRIDGE_COMMAND_RESET);
-	put16(cfg, PCI_STATUS, 0);
-	cfg[PCI_REVISION_ID] = 0;
-	cfg[PCI_CLASS_PROG] = 0;
-	put16(cfg, PCI_CLASS_DEVICE, BRIDGE_CLASS);
-	cfg[PCI_HEADER_TYPE] = 0x00; /* type 0, single function */
+	put16(cfg, PCI_REG_VENDOR_ID, BRIDGE_VENDOR);
+	put16(cfg, PCI_REG_DEVICE_ID, BRIDGE_DEVICE);
+	put16(cfg, PCI_REG_COMMAND, BRIDGE_COMMAND_RESET);
+	put16(cfg, PCI_REG_STATUS, 0);
+	cfg[PCI_REG_REVISION_ID] = 0;
+	cfg[PCI_REG_CLASS_PROG] = 0;
+	put16(cfg, PCI_REG_CLASS_DEVICE, BRIDGE_CLASS);
+	cfg[PCI_REG_HEADER_TYPE] = 0x00; /* type 0, single function */
 
 	/* Everything else, BARs included, is read-only zero. */
-	put16(wm, PCI_COMMAND, BRIDGE_COMMAND_WMASK);
-	wm[PCI_CACHE_LINE] = 0xff;
-	wm[PCI_INTERRUPT_LINE] = 0xff; /* scratch for software */
+	put16(wm, PCI_REG_COMMAND, BRIDGE_COMMAND_WMASK);
+	wm[PCI_REG_CACHE_LINE] = 0xff;
+	wm[PCI_REG_INTERRUPT_LINE] = 0xff; /* scratch for software */
 }
 
 /* --- mechanism #1 --- */
@@ -288,17 +268,17 @@ struct pci_host *pci_host_create(struct platform *p)
 		pci_host_destroy(h);
 		return NULL;
 	}
-	if (!bus_range_free(p->pio, PORT_CONFIG_DATA, CONFIG_NPORTS))
+	if (!bus_range_free(p->pio, PCI_CONFIG_DATA, CONFIG_NPORTS))
 		rc = -EEXIST;
 	else
-		rc = bus_register(p->pio, PORT_CONFIG_ADDRESS, CONFIG_NPORTS, &address_ops, h,
+		rc = bus_register(p->pio, PCI_CONFIG_ADDRESS, CONFIG_NPORTS, &address_ops, h,
 				  "pci-config-address");
 	if (!rc)
-		rc = bus_register(p->pio, PORT_CONFIG_DATA, CONFIG_NPORTS, &data_ops, h,
+		rc = bus_register(p->pio, PCI_CONFIG_DATA, CONFIG_NPORTS, &data_ops, h,
 				  "pci-config-data");
 	if (rc) {
-		log_error("pci_host: cannot claim ports 0x%x-0x%x: %s", PORT_CONFIG_ADDRESS,
-			  PORT_CONFIG_DATA + CONFIG_NPORTS - 1, strerror(-rc));
+		log_error("pci_host: cannot claim ports 0x%x-0x%x: %s", PCI_CONFIG_ADDRESS,
+			  PCI_CONFIG_DATA + CONFIG_NPORTS - 1, strerror(-rc));
 		pci_host_destroy(h);
 		return NULL;
 	}

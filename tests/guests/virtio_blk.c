@@ -396,8 +396,8 @@ static uint64_t cap_address(struct drive *d, const struct vcap *cap, struct pci_
 static int find_pci(struct drive *d, unsigned index)
 {
 	struct vcap caps[VIRTIO_PCI_CAP_TYPES] = { 0 };
-	struct pci_bar bars[PCI_NUM_BARS];
-	int bar_done[PCI_NUM_BARS] = { 0 };
+	struct pci_bar bars[PCI_BAR_COUNT];
+	int bar_done[PCI_BAR_COUNT] = { 0 };
 	uint8_t offs[PCI_MAX_CAPS];
 	int n, msix_at = 0;
 	uint16_t cmd;
@@ -408,12 +408,12 @@ static int find_pci(struct drive *d, unsigned index)
 		return -1;
 	note("%s: virtio-pci at 00:%02x.%u, revision %u, subsystem %04x:%04x, class %06x, "
 	     "interrupt pin %u line %u", d->name, d->fn.dev, d->fn.fn,
-	     pci_read8(d->fn, PCI_REVISION_ID), pci_read16(d->fn, PCI_SUBSYSTEM_VENDOR_ID),
-	     pci_read16(d->fn, PCI_SUBSYSTEM_ID), pci_read32(d->fn, PCI_REVISION_ID) >> 8,
-	     pci_read8(d->fn, PCI_INTERRUPT_PIN), pci_read8(d->fn, PCI_INTERRUPT_LINE));
+	     pci_read8(d->fn, PCI_REG_REVISION_ID), pci_read16(d->fn, PCI_REG_SUBSYS_VENDOR),
+	     pci_read16(d->fn, PCI_REG_SUBSYS_ID), pci_read32(d->fn, PCI_REG_REVISION_ID) >> 8,
+	     pci_read8(d->fn, PCI_REG_INTERRUPT_PIN), pci_read8(d->fn, PCI_REG_INTERRUPT_LINE));
 	/* 4.1.2.1: a non-transitional device has revision 1 or more. */
-	check(pci_read8(d->fn, PCI_REVISION_ID) >= 1, "%s: PCI revision ID %u >= 1 (modern)",
-	      d->name, pci_read8(d->fn, PCI_REVISION_ID));
+	check(pci_read8(d->fn, PCI_REG_REVISION_ID) >= 1, "%s: PCI revision ID %u >= 1 (modern)",
+	      d->name, pci_read8(d->fn, PCI_REG_REVISION_ID));
 
 	n = pci_caps(d->fn, offs, PCI_MAX_CAPS);
 	if (!check(n > 0, "%s: a well-formed capability list (%d entries)", d->name, n))
@@ -493,9 +493,9 @@ static int find_pci(struct drive *d, unsigned index)
 	d->notify_len = caps[VIRTIO_PCI_CAP_NOTIFY_CFG].length;
 	d->devcfg_len = caps[VIRTIO_PCI_CAP_DEVICE_CFG].length;
 
-	cmd = pci_read16(d->fn, PCI_COMMAND);
-	pci_write16(d->fn, PCI_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
-	cmd = pci_read16(d->fn, PCI_COMMAND);
+	cmd = pci_read16(d->fn, PCI_REG_COMMAND);
+	pci_write16(d->fn, PCI_REG_COMMAND, cmd | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	cmd = pci_read16(d->fn, PCI_REG_COMMAND);
 	check((cmd & (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER)) ==
 	      (PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER),
 	      "%s: memory decoding and bus mastering on (command %#x)", d->name, cmd);
@@ -846,19 +846,19 @@ static int wait_count(volatile uint32_t *count, uint32_t n, uint32_t ticks)
  * bit asserts the line. */
 static void intx_disable_checks(struct drive *d)
 {
-	uint16_t cmd = pci_read16(d->fn, PCI_COMMAND);
+	uint16_t cmd = pci_read16(d->fn, PCI_REG_COMMAND);
 	uint32_t empty_before = intx_empty;
 	uint8_t st;
 
-	pci_write16(d->fn, PCI_COMMAND, cmd | PCI_COMMAND_INTX_DISABLE);
+	pci_write16(d->fn, PCI_REG_COMMAND, cmd | PCI_COMMAND_INTX_DISABLE);
 	st = request(d, T_IN, 0, d->mem->data[0], SECTOR, 1);
 	wait_count(&intx_irqs, 2, WATCHDOG_SHORT);
 	check(st == S_OK && intx_irqs == 1 && intx_empty == empty_before &&
-	      (pci_read16(d->fn, PCI_STATUS) & PCI_STATUS_INTERRUPT),
+	      (pci_read16(d->fn, PCI_REG_STATUS) & PCI_STATUS_INTERRUPT),
 	      "%s: INTx disabled: a request (%s), no interrupt, PCI status interrupt bit set",
 	      d->name, status_name(st));
 	intx_reason = 0;
-	pci_write16(d->fn, PCI_COMMAND, cmd & ~PCI_COMMAND_INTX_DISABLE);
+	pci_write16(d->fn, PCI_REG_COMMAND, cmd & ~PCI_COMMAND_INTX_DISABLE);
 	wait_count(&intx_irqs, 2, WATCHDOG_LONG);
 	check(intx_irqs == 2 && intx_reason == 1 && intx_empty <= empty_before + 1,
 	      "%s: INTx enabled again: the interrupt arrives, reason %#x", d->name, intx_reason);
@@ -873,7 +873,7 @@ static void intx_checks(struct drive *d)
 	if (d->pci) {
 		int routed;
 
-		pin = pci_read8(d->fn, PCI_INTERRUPT_PIN);
+		pin = pci_read8(d->fn, PCI_REG_INTERRUPT_PIN);
 		routed = pin >= 1 && pin <= 4 && mptable_pci_irq(0, d->fn.dev, pin, &gsi, &flags) == 0;
 		if (!check(routed, "%s: INT%c# of 00:%02x.0 routed by the MP table: IOAPIC pin %u, flags %#x",
 			   d->name, pin >= 1 && pin <= 4 ? 'A' + pin - 1 : '?', d->fn.dev, gsi, flags))
@@ -881,8 +881,8 @@ static void intx_checks(struct drive *d)
 		/* Flags 0 conform to the bus: PCI is level-triggered, active low. */
 		low = MP_FLAGS_POLARITY(flags) != MP_POLARITY_HIGH;
 		level = MP_FLAGS_TRIGGER(flags) != MP_TRIGGER_EDGE;
-		pci_write16(d->fn, PCI_COMMAND,
-			    pci_read16(d->fn, PCI_COMMAND) & ~PCI_COMMAND_INTX_DISABLE);
+		pci_write16(d->fn, PCI_REG_COMMAND,
+			    pci_read16(d->fn, PCI_REG_COMMAND) & ~PCI_COMMAND_INTX_DISABLE);
 	} else {
 		gsi = (unsigned)cmdline_u64("virtio_gsi", 0);
 		if (!gsi) {
@@ -901,14 +901,14 @@ static void intx_checks(struct drive *d)
 
 	st = request(d, T_IN, 0, d->mem->data[0], SECTOR, 1);
 	if (d->pci)
-		check(pci_read16(d->fn, PCI_STATUS) & PCI_STATUS_INTERRUPT,
+		check(pci_read16(d->fn, PCI_REG_STATUS) & PCI_STATUS_INTERRUPT,
 		      "%s: PCI status: interrupt pending while the ISR is set", d->name);
 	wait_count(&intx_irqs, 1, WATCHDOG_LONG);
 	check(st == S_OK && intx_irqs == 1 && intx_reason == 1,
 	      "%s: INTx: a request (%s), one interrupt on vector %#x, reason %#x (used buffer)",
 	      d->name, status_name(st), VEC_INTX, intx_reason);
 	if (d->pci)
-		check(!(pci_read16(d->fn, PCI_STATUS) & PCI_STATUS_INTERRUPT),
+		check(!(pci_read16(d->fn, PCI_REG_STATUS) & PCI_STATUS_INTERRUPT),
 		      "%s: PCI status: no interrupt pending once the ISR was read", d->name);
 	wait_count(&intx_irqs, 2, WATCHDOG_SHORT);
 	if (intx_empty)

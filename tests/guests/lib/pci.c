@@ -54,13 +54,13 @@ int pci_find(unsigned bus, uint16_t vendor, uint16_t device, unsigned index,
 
 		for (unsigned fn = 0; fn < nfn; fn++) {
 			struct pci_fn f = { (uint8_t)bus, (uint8_t)dev, (uint8_t)fn };
-			uint32_t id = pci_read32(f, PCI_VENDOR_ID);
+			uint32_t id = pci_read32(f, PCI_REG_VENDOR_ID);
 
 			if ((id & 0xFFFF) == 0xFFFF)
 				continue;
 			/* Functions 1-7 exist only behind a multi-function
 			 * function 0. */
-			if (fn == 0 && (pci_read8(f, PCI_HEADER_TYPE) & PCI_HEADER_MULTIFUNCTION))
+			if (fn == 0 && (pci_read8(f, PCI_REG_HEADER_TYPE) & PCI_HEADER_MULTIFUNCTION))
 				nfn = 8;
 			if ((id & 0xFFFF) == vendor && (id >> 16) == device && index-- == 0) {
 				*out = f;
@@ -75,10 +75,10 @@ int pci_caps(struct pci_fn f, uint8_t *offsets, int max)
 {
 	int n = 0;
 
-	if (!(pci_read16(f, PCI_STATUS) & PCI_STATUS_CAP_LIST))
+	if (!(pci_read16(f, PCI_REG_STATUS) & PCI_STATUS_CAP_LIST))
 		return 0;
 	/* The bottom two bits of every pointer are reserved. */
-	for (unsigned p = pci_read8(f, PCI_CAPABILITY_LIST) & 0xFC; p; p = pci_read8(f, p + 1) & 0xFC) {
+	for (unsigned p = pci_read8(f, PCI_REG_CAP_PTR) & 0xFC; p; p = pci_read8(f, p + 1) & 0xFC) {
 		if (p < 0x40 || n == PCI_MAX_CAPS)
 			return -1;
 		if (n < max)
@@ -95,26 +95,26 @@ static int is_mem64(uint32_t bar_value)
 
 int pci_bar(struct pci_fn f, unsigned bar, struct pci_bar *out)
 {
-	unsigned reg = PCI_BAR0 + 4 * bar, b = 0;
+	unsigned reg = PCI_REG_BAR0 + 4 * bar, b = 0;
 	uint16_t cmd;
 	uint32_t lo, hi = 0, mask_lo, mask_hi = 0;
 
 	/* The upper half of a 64-bit BAR is no BAR of its own. */
 	while (b < bar)
-		b += is_mem64(pci_read32(f, PCI_BAR0 + 4 * b)) ? 2 : 1;
-	if (b != bar || bar >= PCI_NUM_BARS)
+		b += is_mem64(pci_read32(f, PCI_REG_BAR0 + 4 * b)) ? 2 : 1;
+	if (b != bar || bar >= PCI_BAR_COUNT)
 		return -1;
 	lo = pci_read32(f, reg);
 	*out = (struct pci_bar){ .io = lo & 1, .is64 = is_mem64(lo) };
 	if (out->is64) {
-		if (bar == PCI_NUM_BARS - 1)
+		if (bar == PCI_BAR_COUNT - 1)
 			return -1;
 		hi = pci_read32(f, reg + 4);
 	}
 
 	/* Sizing with decoding off, so the all-ones address is never live. */
-	cmd = pci_read16(f, PCI_COMMAND);
-	pci_write16(f, PCI_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
+	cmd = pci_read16(f, PCI_REG_COMMAND);
+	pci_write16(f, PCI_REG_COMMAND, cmd & ~(PCI_COMMAND_IO | PCI_COMMAND_MEMORY));
 	pci_write32(f, reg, 0xFFFFFFFF);
 	mask_lo = pci_read32(f, reg);
 	pci_write32(f, reg, lo);
@@ -123,7 +123,7 @@ int pci_bar(struct pci_fn f, unsigned bar, struct pci_bar *out)
 		mask_hi = pci_read32(f, reg + 4);
 		pci_write32(f, reg + 4, hi);
 	}
-	pci_write16(f, PCI_COMMAND, cmd);
+	pci_write16(f, PCI_REG_COMMAND, cmd);
 
 	if (out->io) {
 		uint32_t mask = mask_lo & 0xFFFCu;

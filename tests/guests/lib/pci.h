@@ -7,36 +7,8 @@
 
 #include <stdint.h>
 
-#define PCI_CONFIG_ADDRESS 0xCF8
-#define PCI_CONFIG_DATA    0xCFC
+#include "../../../devices/pci_regs.h"
 
-/* Type 0 header registers. */
-#define PCI_VENDOR_ID      0x00
-#define PCI_DEVICE_ID      0x02
-#define PCI_COMMAND        0x04
-#define PCI_STATUS         0x06
-#define PCI_REVISION_ID    0x08
-#define PCI_CLASS_PROG     0x09
-#define PCI_HEADER_TYPE    0x0E
-#define PCI_BAR0           0x10
-#define PCI_SUBSYSTEM_VENDOR_ID 0x2C
-#define PCI_SUBSYSTEM_ID   0x2E
-#define PCI_CAPABILITY_LIST 0x34
-#define PCI_INTERRUPT_LINE 0x3C
-#define PCI_INTERRUPT_PIN  0x3D
-
-#define PCI_COMMAND_IO     (1u << 0)
-#define PCI_COMMAND_MEMORY (1u << 1)
-#define PCI_COMMAND_MASTER (1u << 2)
-#define PCI_COMMAND_INTX_DISABLE (1u << 10)
-#define PCI_STATUS_CAP_LIST (1u << 4)
-#define PCI_STATUS_INTERRUPT (1u << 3)
-#define PCI_HEADER_MULTIFUNCTION 0x80
-
-#define PCI_CAP_ID_VENDOR  0x09
-#define PCI_CAP_ID_MSIX    0x11
-
-#define PCI_NUM_BARS       6
 /* A capability list longer than this is a loop (at most 48 capabilities
  * of 4 bytes fit in the 192 bytes after the header). */
 #define PCI_MAX_CAPS       48
