@@ -6,38 +6,41 @@
 
 #include "devices/msi.h"
 
+/* The message address/data decode to: decoded, and every field as want. */
+static void expect_msg(uint64_t address, uint32_t data, struct apic_msg want)
+{
+	struct apic_msg m;
+
+	assert_true(msi_decode(address, data, &m));
+	assert_int_equal(m.dest, want.dest);
+	assert_int_equal(m.logical, want.logical);
+	assert_int_equal(m.vector, want.vector);
+	assert_int_equal(m.delivery_mode, want.delivery_mode);
+	assert_int_equal(m.level, want.level);
+	assert_int_equal(m.trigger_level, want.trigger_level);
+	assert_int_equal(m.shorthand, want.shorthand);
+	assert_ptr_equal(m.sender, want.sender);
+}
+
 /* What Linux's x86 MSI code writes for vector 0x41 to APIC ID 3,
  * physical, fixed, edge. */
 static void test_physical_fixed_edge(void **state)
 {
-	struct apic_msg m;
-
 	(void)state;
-	assert_true(msi_decode(0xFEE03000ull, 0x0041, &m));
-	assert_int_equal(m.dest, 3);
-	assert_false(m.logical);
-	assert_int_equal(m.vector, 0x41);
-	assert_int_equal(m.delivery_mode, APIC_DELIVERY_FIXED);
-	assert_true(m.level);
-	assert_false(m.trigger_level);
-	assert_int_equal(m.shorthand, APIC_SHORTHAND_NONE);
-	assert_null(m.sender);
+	expect_msg(0xFEE03000ull, 0x0041,
+		   (struct apic_msg){ .dest = 3, .vector = 0x41, .delivery_mode = APIC_DELIVERY_FIXED,
+				      .level = true, .shorthand = APIC_SHORTHAND_NONE });
 }
 
 static void test_logical_lowest_level(void **state)
 {
-	struct apic_msg m;
-
 	(void)state;
 	/* Destination 0xA5, redirection hint and logical mode; lowest
 	 * priority, level trigger, assert. */
-	assert_true(msi_decode(0xFEEA500Cull, 0xC1EE, &m));
-	assert_int_equal(m.dest, 0xA5);
-	assert_true(m.logical);
-	assert_int_equal(m.vector, 0xEE);
-	assert_int_equal(m.delivery_mode, APIC_DELIVERY_LOWEST);
-	assert_true(m.trigger_level);
-	assert_true(m.level);
+	expect_msg(0xFEEA500Cull, 0xC1EE,
+		   (struct apic_msg){ .dest = 0xA5, .logical = true, .vector = 0xEE,
+				      .delivery_mode = APIC_DELIVERY_LOWEST, .level = true,
+				      .trigger_level = true, .shorthand = APIC_SHORTHAND_NONE });
 }
 
 static void test_nmi_and_extint(void **state)
