@@ -91,24 +91,13 @@ static void bring_up_without(struct fixture *x, const struct ring_gpas rings[2],
 	pthread_mutex_lock(&dev->lock);
 	dev->interrupt = on_interrupt;
 	virtio_dev_set_status(dev, 0);
-	test_negotiate(dev, drop);
-	for (unsigned q = 0; q < 2; q++)
-		test_ring_attach(dev, q, &x->ring[q]);
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	test_driver_ok(dev, drop, x->ring, 2);
 	pthread_mutex_unlock(&dev->lock);
 }
 
 static void bring_up(struct fixture *x, const struct ring_gpas rings[2])
 {
 	bring_up_without(x, rings, 0);
-}
-
-static void kick(struct fixture *x, unsigned q)
-{
-	pthread_mutex_lock(&x->dev.lock);
-	virtio_dev_queue_notify(&x->dev, q);
-	pthread_mutex_unlock(&x->dev.lock);
 }
 
 /* One receive buffer of len bytes, filled with a marker so that bytes the
@@ -282,7 +271,7 @@ static void tx_segments_in_order(void **state)
 	test_ring_post(&x->ring[TX], first, 3);
 	test_ring_post(&x->ring[TX], &second, 1);
 	assert_int_equal(drain(x, out, sizeof(out)), 0);   /* nothing before the notify */
-	kick(x, TX);
+	test_kick(&x->dev, TX);
 	assert_int_equal(drain(x, out, sizeof(out)), 21);
 	assert_memory_equal(out, "hello, world\nand more", 21);
 	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 2);
@@ -310,7 +299,7 @@ static void tx_wrong_direction_returned_unused(void **state)
 	memset(guest_ptr(&x->mem, in, 16), '#', 16);
 	test_ring_post(&x->ring[TX], bad, 2);
 	test_ring_post(&x->ring[TX], &good, 1);
-	kick(x, TX);
+	test_kick(&x->dev, TX);
 	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 2);
 	assert_int_equal(used_len(x, TX, 0), 0);
 	/* Neither half of the bad chain was used; the next chain was. */
@@ -328,9 +317,9 @@ static void tx_to_a_closed_output_keeps_going(void **state)
 	close(x->out_rd);
 	x->out_rd = -1;
 	test_ring_post(&x->ring[TX], &b, 1);
-	kick(x, TX);
+	test_kick(&x->dev, TX);
 	test_ring_post(&x->ring[TX], &b, 1);
-	kick(x, TX);
+	test_kick(&x->dev, TX);
 	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 2);
 	assert_false(needs_reset(x));
 }
@@ -342,7 +331,7 @@ static void rx_fills_buffers_in_order(void **state)
 	struct fixture *x = *state;
 	uint64_t a = post_rx(x, 4), b = post_rx(x, 4), c = post_rx(x, 4);
 
-	kick(x, RX);
+	test_kick(&x->dev, RX);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);    /* no input: buffers stay the driver's */
 	assert_int_equal(virtio_console_receive(&x->dev, (const uint8_t *)"abcdefg", 7), 7);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 2);
@@ -395,7 +384,7 @@ static void rx_waits_without_buffers_and_resumes_on_notify(void **state)
 	 * is woken to read on. */
 	first = post_rx(x, 1000);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);
-	kick(x, RX);
+	test_kick(&x->dev, RX);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
 	assert_int_equal(used_len(x, RX, 0), 1000);
 	memcpy(got, guest_ptr(&x->mem, first, 1000), 1000);
@@ -412,7 +401,7 @@ static void rx_waits_without_buffers_and_resumes_on_notify(void **state)
 		uint64_t g = post_rx(x, 1024);
 		uint32_t len;
 
-		kick(x, RX);
+		test_kick(&x->dev, RX);
 		assert_int_equal(test_ring_used_idx(&x->ring[RX]), (uint16_t)(before + 1));
 		len = used_len(x, RX, before);
 		assert_true(len > 0 && len <= 1024);
@@ -438,7 +427,7 @@ static void rx_before_the_driver(void **state)
 	bring_up(x, layout_a);
 	g = post_rx(x, 16);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);    /* made available, not yet notified */
-	kick(x, RX);
+	test_kick(&x->dev, RX);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
 	assert_int_equal(used_len(x, RX, 0), 5);
 	assert_memory_equal(guest_ptr(&x->mem, g, 6), "early#", 6);
@@ -489,7 +478,7 @@ static void rx_malformed_ring(void **state)
 	bring_up(x, layout_b);
 	assert_false(needs_reset(x));
 	g = post_rx(x, 8);
-	kick(x, RX);
+	test_kick(&x->dev, RX);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
 	assert_memory_equal(guest_ptr(&x->mem, g, 8), "kept!###", 8);
 }
@@ -515,7 +504,7 @@ static void reset(void **state)
 	assert_memory_equal(guest_ptr(&x->mem, old_buf, 8), before, 8);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 0);
 	test_ring_post(&x->ring[TX], &t, 1);
-	kick(x, TX);
+	test_kick(&x->dev, TX);
 	assert_int_equal(test_ring_used_idx(&x->ring[TX]), 0);
 	assert_int_equal(drain(x, out, sizeof(out)), 0);
 
@@ -525,16 +514,18 @@ static void reset(void **state)
 
 	bring_up(x, layout_b);
 	g = post_rx(x, 8);
-	kick(x, RX);
+	test_kick(&x->dev, RX);
 	assert_int_equal(test_ring_used_idx(&x->ring[RX]), 1);
 	assert_memory_equal(guest_ptr(&x->mem, g, 8), "after###", 8);
 	t.gpa = guest_bytes(x, "again\n");
 	t.len = 6;
 	test_ring_post(&x->ring[TX], &t, 1);
-	kick(x, TX);
+	test_kick(&x->dev, TX);
 	assert_int_equal(drain(x, out, sizeof(out)), 6);
 	assert_memory_equal(out, "again\n", 6);
 }
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
 {
@@ -542,17 +533,16 @@ int main(void)
 		cmocka_unit_test_setup_teardown(config_space, setup_wide, teardown),
 		cmocka_unit_test_setup_teardown(size_announced_at_driver_ok, setup_down, teardown),
 		cmocka_unit_test_setup_teardown(resize_tells_the_driver, setup_wide, teardown),
-		cmocka_unit_test_setup_teardown(tx_segments_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(tx_wrong_direction_returned_unused, setup, teardown),
-		cmocka_unit_test_setup_teardown(tx_to_a_closed_output_keeps_going, setup, teardown),
-		cmocka_unit_test_setup_teardown(rx_fills_buffers_in_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(rx_chain_across_segments, setup, teardown),
-		cmocka_unit_test_setup_teardown(rx_waits_without_buffers_and_resumes_on_notify,
-						setup, teardown),
+		T(tx_segments_in_order),
+		T(tx_wrong_direction_returned_unused),
+		T(tx_to_a_closed_output_keeps_going),
+		T(rx_fills_buffers_in_order),
+		T(rx_chain_across_segments),
+		T(rx_waits_without_buffers_and_resumes_on_notify),
 		cmocka_unit_test_setup_teardown(rx_before_the_driver, setup_down, teardown),
-		cmocka_unit_test_setup_teardown(rx_wrong_direction_returned_unused, setup, teardown),
-		cmocka_unit_test_setup_teardown(rx_malformed_ring, setup, teardown),
-		cmocka_unit_test_setup_teardown(reset, setup, teardown),
+		T(rx_wrong_direction_returned_unused),
+		T(rx_malformed_ring),
+		T(reset),
 	};
 
 	/* A closed output pipe is an EPIPE, as in wisp, not a signal. */

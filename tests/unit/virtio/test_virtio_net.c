@@ -85,18 +85,11 @@ static uint64_t alloc_buf(struct fixture *x, uint64_t len)
 	return guest_alloc(&x->next_buf, RAM_SIZE, len);
 }
 
-static uint64_t offered(struct fixture *x)
-{
-	return ((uint64_t)virtio_dev_features_offered(&x->dev, 1) << 32) |
-	       virtio_dev_features_offered(&x->dev, 0);
-}
-
 /* Reset, then set up with every offered feature but drop (EVENT_IDX left
  * out so that every push can interrupt) and queues of qsize entries. */
 static void bring_up(struct fixture *x, uint64_t drop, uint16_t qsize)
 {
 	struct virtio_dev *dev = &x->dev;
-	uint8_t st = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK;
 
 	pthread_mutex_lock(&dev->lock);
 	dev->interrupt = on_interrupt;
@@ -108,11 +101,7 @@ static void bring_up(struct fixture *x, uint64_t drop, uint16_t qsize)
 	}
 
 	pthread_mutex_lock(&dev->lock);
-	test_negotiate(dev, drop);
-	for (unsigned q = 0; q < 2; q++)
-		test_ring_attach(dev, q, &x->ring[q]);
-	virtio_dev_set_status(dev, st | VIRTIO_STATUS_DRIVER_OK);
-	assert_int_equal(dev->status, st | VIRTIO_STATUS_DRIVER_OK);
+	test_driver_ok(dev, drop, x->ring, 2);
 	pthread_mutex_unlock(&dev->lock);
 }
 
@@ -120,13 +109,6 @@ static void reset_device(struct fixture *x)
 {
 	pthread_mutex_lock(&x->dev.lock);
 	virtio_dev_set_status(&x->dev, 0);
-	pthread_mutex_unlock(&x->dev.lock);
-}
-
-static void kick(struct fixture *x, unsigned q)
-{
-	pthread_mutex_lock(&x->dev.lock);
-	virtio_dev_queue_notify(&x->dev, q);
 	pthread_mutex_unlock(&x->dev.lock);
 }
 
@@ -255,7 +237,7 @@ static int teardown(void **state)
 static void config_and_features(void **state)
 {
 	struct fixture *x = *state;
-	uint64_t f = offered(x);
+	uint64_t f = test_features_offered(&x->dev);
 	uint8_t mac[6], other[6];
 	uint16_t status;
 
@@ -340,7 +322,7 @@ static void tx_split_frame(void **state)
 	head = test_ring_post(&x->ring[TXQ], (struct test_buf[]){ { gpa, 5, false }, { gpa + 5, 7, false },
 					    { gpa + 12, 100, false }, { gpa + 112, 1, false },
 					    { gpa + 113, sizeof(msg) - 113, false } }, 5);
-	kick(x, TXQ);
+	test_kick(&x->dev, TXQ);
 	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), 1);
 	test_ring_used_elem(&x->ring[TXQ], 0, &id, &len);
 	assert_int_equal(id, head);
@@ -372,7 +354,7 @@ static void tx_many(void **state)
 		memcpy(guest_ptr(&x->mem, gpa, sizeof(msg)), msg, sizeof(msg));
 		test_ring_post(&x->ring[TXQ], &(struct test_buf){ gpa, sizeof(msg), false }, 1);
 	}
-	kick(x, TXQ);
+	test_kick(&x->dev, TXQ);
 	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), N);
 	for (int i = 0; i < N; i++) {
 		memset(msg, 0, HDR);
@@ -391,7 +373,7 @@ static void expect_tx_dropped(struct fixture *x, const struct test_buf *b, unsig
 	uint16_t head;
 
 	head = test_ring_post(&x->ring[TXQ], b, n);
-	kick(x, TXQ);
+	test_kick(&x->dev, TXQ);
 	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), (uint16_t)(before + 1));
 	test_ring_used_elem(&x->ring[TXQ], before, &id, &len);
 	assert_int_equal(id, head);
@@ -441,7 +423,7 @@ static void tx_malformed(void **state)
 	gpa = tx_frame(x, (uint32_t)big, 0, 0);
 	test_ring_post(&x->ring[TXQ],
 		       (struct test_buf[]){ { gpa, 7, false }, { gpa + 7, (uint32_t)big - 7, false } }, 2);
-	kick(x, TXQ);
+	test_kick(&x->dev, TXQ);
 	assert_int_equal(host_recv(x, got, big + 16, 1000), (ssize_t)big);
 	assert_memory_equal(got + HDR, (uint8_t *)guest_ptr(&x->mem, gpa, big) + HDR, big - HDR);
 	assert_int_equal(stats(x).tx_frames, 1);
@@ -466,14 +448,14 @@ static void tx_broken_ring(void **state)
 	memcpy(d + 14, &next, 2);      /* points at itself */
 	memcpy(guest_ptr(&x->mem, avail_gpa[TXQ] + 4, 2), &head, 2);
 	__atomic_store_n((uint16_t *)guest_ptr(&x->mem, avail_gpa[TXQ] + 2, 2), 1, __ATOMIC_RELEASE);
-	kick(x, TXQ);
+	test_kick(&x->dev, TXQ);
 	assert_true(x->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), 0);
 
 	bring_up(x, 0, QSIZE);
 	gpa = tx_frame(x, HDR + 100, 0, 0);
 	test_ring_post(&x->ring[TXQ], &(struct test_buf){ gpa, HDR + 100, false }, 1);
-	kick(x, TXQ);
+	test_kick(&x->dev, TXQ);
 	assert_int_equal(host_recv(x, got, sizeof(got), 1000), HDR + 100);
 }
 
@@ -497,7 +479,7 @@ static void rx_mergeable(void **state)
 
 	for (int i = 0; i < 5; i++)
 		gpa[i] = post_rx(x, 1024, 0xee);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, sizeof(frame), 5);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	wait_used(x, RXQ, 3);
@@ -546,7 +528,7 @@ static void rx_largest_frame(void **state)
 		if (i == 0)
 			first = g;
 	}
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, VIRTIO_NET_MAX_FRAME, 11);
 	host_send(x, frame, VIRTIO_NET_MAX_FRAME, 0, 0);
 	wait_used(x, RXQ, (uint16_t)chains);
@@ -601,7 +583,7 @@ static void rx_waits_for_buffers(void **state)
 	assert_int_equal(stats(x).rx_dropped, 0);
 
 	ga = post_rx(x, 2048, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	wait_used(x, RXQ, 1);
 	test_ring_used_elem(&x->ring[RXQ], 0, &id, &len);
 	assert_int_equal(len, HDR + sizeof(a));
@@ -611,7 +593,7 @@ static void rx_waits_for_buffers(void **state)
 	assert_int_equal(backend_queued(x), 0);      /* b waits in the device */
 
 	gb = post_rx(x, 2048, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	wait_used(x, RXQ, 2);
 	assert_memory_equal(guest_ptr(&x->mem, gb + HDR, sizeof(b)), b, sizeof(b));
 	assert_int_equal(stats(x).rx_frames, 2);
@@ -628,17 +610,17 @@ static void rx_waits_mid_frame(void **state)
 	uint32_t id, len;
 
 	g0 = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, sizeof(frame), 33);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	settle();
 	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);    /* not the first chain alone */
 	g1 = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	settle();
 	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
 	g2 = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	wait_used(x, RXQ, 3);
 	test_ring_used_elem(&x->ring[RXQ], 2, &id, &len);
 	assert_int_equal(len, HDR + sizeof(frame) - 2048);
@@ -660,7 +642,7 @@ static void rx_without_mergeable(void **state)
 	bring_up(x, 1ull << F_MRG_RXBUF, QSIZE);
 	small = post_rx(x, 1000, 0x77);
 	ok = post_rx(x, 2000, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, sizeof(frame), 44);
 	host_send(x, frame, sizeof(frame), 0, 0);     /* does not fit the first */
 	wait_used(x, RXQ, 1);
@@ -689,7 +671,7 @@ static void rx_larger_than_queue(void **state)
 	bring_up(x, 0, 8);
 	for (int i = 0; i < 8; i++)
 		post_rx(x, 128, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, sizeof(frame), 55);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	wait_used(x, RXQ, 8);
@@ -699,7 +681,7 @@ static void rx_larger_than_queue(void **state)
 	}
 	assert_int_equal(stats(x).rx_dropped, 1);
 	g = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	host_send(x, frame, 500, 0, 0);
 	wait_used(x, RXQ, 9);
 	test_ring_used_elem(&x->ring[RXQ], 8, &id, &len);
@@ -719,7 +701,7 @@ static void rx_bad_chains(void **state)
 	test_ring_post(&x->ring[RXQ], (struct test_buf[]){ { readable, 64, false }, { w, 1024, true } }, 2);
 	tiny = post_rx(x, HDR - 1, 0x22);
 	good = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, sizeof(frame), 66);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	wait_used(x, RXQ, 3);
@@ -746,7 +728,7 @@ static void rx_header_filtered(void **state)
 
 	g = post_rx(x, 1024, 0xff);
 	post_rx(x, 1024, 0xff);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, sizeof(frame), 77);
 	host_send(x, frame, sizeof(frame), 1, 0);     /* NEEDS_CSUM */
 	host_send(x, frame, sizeof(frame), 0, 1);     /* GSO TCPv4 */
@@ -778,14 +760,14 @@ static void reset_stops_guest_writes(void **state)
 	assert_memory_equal(guest_ptr(&x->mem, g, 1024), back, sizeof(back));
 	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
 	/* Notifications of a queue that is not set up do nothing. */
-	kick(x, RXQ);
-	kick(x, TXQ);
+	test_kick(&x->dev, RXQ);
+	test_kick(&x->dev, TXQ);
 	settle();
 	assert_memory_equal(guest_ptr(&x->mem, g, 1024), back, sizeof(back));
 
 	bring_up(x, 0, QSIZE);
 	g = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	wait_used(x, RXQ, 1);
 	assert_memory_equal(guest_ptr(&x->mem, g + HDR, sizeof(frame)), frame, sizeof(frame));
 }
@@ -801,7 +783,7 @@ static void reset_mid_frame(void **state)
 	uint32_t len;
 
 	held = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	pattern(frame, sizeof(frame), 99);
 	host_send(x, frame, sizeof(frame), 0, 0);
 	settle();
@@ -816,7 +798,7 @@ static void reset_mid_frame(void **state)
 	bring_up(x, 0, QSIZE);
 	for (int i = 0; i < 3; i++)
 		g[i] = post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	wait_used(x, RXQ, 3);
 	for (int i = 0; i < 3; i++) {
 		uint32_t id;
@@ -837,13 +819,13 @@ static void backend_hangup(void **state)
 	uint64_t gpa;
 
 	post_rx(x, 1024, 0);
-	kick(x, RXQ);
+	test_kick(&x->dev, RXQ);
 	close(x->host);
 	x->host = socket(AF_UNIX, SOCK_SEQPACKET, 0);     /* for teardown */
 	settle();
 	gpa = tx_frame(x, HDR + 100, 0, 0);
 	test_ring_post(&x->ring[TXQ], &(struct test_buf){ gpa, HDR + 100, false }, 1);
-	kick(x, TXQ);
+	test_kick(&x->dev, TXQ);
 	assert_int_equal(test_ring_used_idx(&x->ring[TXQ]), 1);
 	assert_int_equal(stats(x).tx_dropped, 1);
 	assert_int_equal(test_ring_used_idx(&x->ring[RXQ]), 0);
@@ -896,8 +878,7 @@ static void real_tap(void **state)
 	/* Created, since there was none. */
 	assert_int_equal(stat("/sys/class/net/wispnet-t0", &st), 0);
 	/* A tap takes offload settings: they are offered. */
-	f = ((uint64_t)virtio_dev_features_offered(&dev, 1) << 32) |
-	    virtio_dev_features_offered(&dev, 0);
+	f = test_features_offered(&dev);
 	assert_true(f & (1ull << F_CSUM));
 	assert_true(f & (1ull << F_GUEST_CSUM));
 	assert_true(f & (1ull << F_HOST_TSO4));
@@ -928,6 +909,8 @@ static void real_tap(void **state)
 	guest_mem_destroy(&mem);
 }
 
+#define T(f) cmocka_unit_test_setup_teardown(f, make, teardown)
+
 int main(void)
 {
 	const struct CMUnitTest plain[] = {
@@ -937,22 +920,22 @@ int main(void)
 		cmocka_unit_test(real_tap),
 	};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(config_and_features, make, teardown),
-		cmocka_unit_test_setup_teardown(tx_split_frame, make, teardown),
-		cmocka_unit_test_setup_teardown(tx_many, make, teardown),
-		cmocka_unit_test_setup_teardown(tx_malformed, make, teardown),
-		cmocka_unit_test_setup_teardown(tx_broken_ring, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_mergeable, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_largest_frame, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_waits_for_buffers, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_waits_mid_frame, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_without_mergeable, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_larger_than_queue, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_bad_chains, make, teardown),
-		cmocka_unit_test_setup_teardown(rx_header_filtered, make, teardown),
-		cmocka_unit_test_setup_teardown(reset_stops_guest_writes, make, teardown),
-		cmocka_unit_test_setup_teardown(reset_mid_frame, make, teardown),
-		cmocka_unit_test_setup_teardown(backend_hangup, make, teardown),
+		T(config_and_features),
+		T(tx_split_frame),
+		T(tx_many),
+		T(tx_malformed),
+		T(tx_broken_ring),
+		T(rx_mergeable),
+		T(rx_largest_frame),
+		T(rx_waits_for_buffers),
+		T(rx_waits_mid_frame),
+		T(rx_without_mergeable),
+		T(rx_larger_than_queue),
+		T(rx_bad_chains),
+		T(rx_header_filtered),
+		T(reset_stops_guest_writes),
+		T(reset_mid_frame),
+		T(backend_hangup),
 	};
 	int failed = 0;
 

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <cmocka.h>
 
@@ -114,6 +115,13 @@ static inline void test_ring_used_elem(struct test_ring *r, uint16_t i, uint32_t
 	memcpy(len, e + 4, 4);
 }
 
+/* Every feature the device offers, both words. */
+static inline uint64_t test_features_offered(struct virtio_dev *dev)
+{
+	return ((uint64_t)virtio_dev_features_offered(dev, 1) << 32) |
+	       virtio_dev_features_offered(dev, 0);
+}
+
 /* Feature negotiation on a device just reset (3.1.1, up to FEATURES_OK):
  * every feature offered but drop and EVENT_IDX, so that every used buffer
  * may interrupt. Called with dev->lock held. */
@@ -124,8 +132,7 @@ static inline void test_negotiate(struct virtio_dev *dev, uint64_t drop)
 
 	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE);
 	virtio_dev_set_status(dev, st);
-	f = ((uint64_t)virtio_dev_features_offered(dev, 1) << 32) | virtio_dev_features_offered(dev, 0);
-	f &= ~drop & ~(1ull << VIRTIO_F_EVENT_IDX);
+	f = test_features_offered(dev) & ~drop & ~(1ull << VIRTIO_F_EVENT_IDX);
 	virtio_dev_ack_features(dev, 0, (uint32_t)f);
 	virtio_dev_ack_features(dev, 1, (uint32_t)(f >> 32));
 	virtio_dev_set_status(dev, st | VIRTIO_STATUS_FEATURES_OK);
@@ -142,6 +149,30 @@ static inline void test_ring_attach(struct virtio_dev *dev, unsigned q, const st
 	dev->vq[q].used_gpa = r->used;
 	virtio_dev_queue_enable(dev, q);
 	assert_true(dev->vq[q].ready);
+}
+
+/* The rest of a driver's set-up on a device just reset: negotiation as
+ * test_negotiate, queues 0 to n - 1 at rings[0] to rings[n - 1], and
+ * DRIVER_OK, which the device takes. Called with dev->lock held. */
+static inline void test_driver_ok(struct virtio_dev *dev, uint64_t drop,
+				  const struct test_ring *rings, unsigned n)
+{
+	uint8_t up = VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK |
+		     VIRTIO_STATUS_DRIVER_OK;
+
+	test_negotiate(dev, drop);
+	for (unsigned q = 0; q < n; q++)
+		test_ring_attach(dev, q, &rings[q]);
+	virtio_dev_set_status(dev, up);
+	assert_int_equal(dev->status, up);
+}
+
+/* The driver notifies queue q, as its doorbell write would. */
+static inline void test_kick(struct virtio_dev *dev, unsigned q)
+{
+	pthread_mutex_lock(&dev->lock);
+	virtio_dev_queue_notify(dev, q);
+	pthread_mutex_unlock(&dev->lock);
 }
 
 #endif
