@@ -16,6 +16,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "tests/unit/virtio/test_image.h"
 #include "virtio/blk_io.h"
 
 #define IMAGE_SIZE (1u << 20)
@@ -75,27 +76,14 @@ struct fixture {
 	struct blk_io *io;
 };
 
-static void fill_pattern(uint8_t *buf, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(i * 7 + seed + (i >> 9));
-}
-
 /* An image of IMAGE_SIZE bytes of pattern in dir, opened with opts. */
 static int make_image(struct fixture *x, const char *dir, const struct blk_io_opts *opts)
 {
-	uint8_t *buf = malloc(IMAGE_SIZE);
 	int r;
 
-	snprintf(x->path, sizeof(x->path), "%s/wisp-blkio-XXXXXX", dir);
-	x->fd = mkstemp(x->path);
-	if (x->fd < 0) {
-		free(buf);
-		return -errno;
-	}
-	fill_pattern(buf, IMAGE_SIZE, 1);
-	assert_int_equal(pwrite(x->fd, buf, IMAGE_SIZE, 0), IMAGE_SIZE);
-	free(buf);
+	x->fd = test_image_create(x->path, sizeof(x->path), dir, "wisp-blkio", IMAGE_SIZE);
+	if (x->fd < 0)
+		return x->fd;
 	r = blk_io_open(&x->io, x->path, opts);
 	if (r < 0) {
 		close(x->fd);
@@ -139,41 +127,6 @@ static int run(struct blk_io *io, struct blk_io_req *req)
 	submit_ok(io, req);
 	wait_done(1);
 	return w.last_result;
-}
-
-static void expect_file(struct fixture *x, uint64_t off, const void *want, size_t len)
-{
-	uint8_t *got = malloc(len);
-
-	assert_int_equal(pread(x->fd, got, len, (off_t)off), (ssize_t)len);
-	assert_memory_equal(got, want, len);
-	free(got);
-}
-
-static bool all_zero(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
-static void expect_zero_file(struct fixture *x, uint64_t off, size_t len)
-{
-	uint8_t *got = malloc(len);
-
-	assert_int_equal(pread(x->fd, got, len, (off_t)off), (ssize_t)len);
-	assert_true(all_zero(got, len));
-	free(got);
-}
-
-static void expect_pattern(struct fixture *x, uint64_t off, size_t len)
-{
-	uint8_t *want = malloc(IMAGE_SIZE);
-
-	fill_pattern(want, IMAGE_SIZE, 1);
-	expect_file(x, off, want + off, len);
-	free(want);
 }
 
 /* ---- the tests ----------------------------------------------------------- */
@@ -258,17 +211,17 @@ static void write_then_read_back(void **state)
 	struct blk_io_req req = { 0 };
 
 	open_or_skip(&x, "/tmp", &opts);
-	fill_pattern(a, sizeof(a), 50);
-	fill_pattern(b, sizeof(b), 90);
+	test_pattern(a, sizeof(a), 50);
+	test_pattern(b, sizeof(b), 90);
 	iov[0] = (struct iovec){ a, sizeof(a) };
 	iov[1] = (struct iovec){ NULL, 0 };      /* empty entries are fine */
 	iov[2] = (struct iovec){ b, sizeof(b) };
 	req = (struct blk_io_req){ .op = BLK_IO_WRITE, .offset = 8192, .iov = iov, .iovcnt = 3 };
 	assert_int_equal(run(x.io, &req), 0);
-	expect_file(&x, 8192, a, sizeof(a));
-	expect_file(&x, 8192 + sizeof(a), b, sizeof(b));
-	expect_pattern(&x, 0, 8192);
-	expect_pattern(&x, 12288, 4096);
+	test_image_expect(x.fd, 8192, a, sizeof(a));
+	test_image_expect(x.fd, 8192 + sizeof(a), b, sizeof(b));
+	test_image_expect_pattern(x.fd, 0, 8192);
+	test_image_expect_pattern(x.fd, 12288, 4096);
 
 	iov[0] = (struct iovec){ back_a, sizeof(back_a) };
 	iov[1] = (struct iovec){ back_b, sizeof(back_b) };
@@ -294,17 +247,17 @@ static void short_transfers_are_continued(void **state)
 
 	open_or_skip(&x, "/tmp", &opts);
 	for (int i = 0; i < N; i++) {
-		fill_pattern(buf[i], sizeof(buf[i]), 200 + i);
+		test_pattern(buf[i], sizeof(buf[i]), 200 + i);
 		iov[i] = (struct iovec){ buf[i], sizeof(buf[i]) - i * 1000 };
 	}
 	req = (struct blk_io_req){ .op = BLK_IO_WRITE, .offset = 3, .iov = iov, .iovcnt = N };
 	assert_int_equal(run(x.io, &req), 0);
 	uint64_t off = 3;
 	for (int i = 0; i < N; i++) {
-		expect_file(&x, off, buf[i], sizeof(buf[i]) - i * 1000);
+		test_image_expect(x.fd, off, buf[i], sizeof(buf[i]) - i * 1000);
 		off += sizeof(buf[i]) - i * 1000;
 	}
-	expect_pattern(&x, off, 4096);
+	test_image_expect_pattern(x.fd, off, 4096);
 
 	for (int i = 0; i < N; i++)
 		iov[i] = (struct iovec){ back[i], sizeof(back[i]) - i * 1000 };
@@ -329,7 +282,7 @@ static void flush_and_sync_writes(void **state)
 	req = (struct blk_io_req){ .op = BLK_IO_WRITE, .flags = BLK_IO_F_SYNC,
 				   .offset = 512, .iov = &iov, .iovcnt = 1 };
 	assert_int_equal(run(x.io, &req), 0);
-	expect_file(&x, 512, data, sizeof(data));
+	test_image_expect(x.fd, 512, data, sizeof(data));
 	drop_image(&x);
 }
 
@@ -354,9 +307,9 @@ static void discard_deallocates(void **state)
 	before = allocated(&x);
 	req = (struct blk_io_req){ .op = BLK_IO_DISCARD, .offset = 65536, .len = 262144 };
 	assert_int_equal(run(x.io, &req), 0);
-	expect_zero_file(&x, 65536, 262144);
-	expect_pattern(&x, 0, 65536);
-	expect_pattern(&x, 65536 + 262144, 4096);
+	test_image_expect_zero(x.fd, 65536, 262144);
+	test_image_expect_pattern(x.fd, 0, 65536);
+	test_image_expect_pattern(x.fd, 65536 + 262144, 4096);
 	assert_true(allocated(&x) <= before - 262144);
 	assert_int_equal(lseek(x.fd, 0, SEEK_END), IMAGE_SIZE);
 	drop_image(&x);
@@ -371,15 +324,15 @@ static void write_zeroes_both_ways(void **state)
 	open_or_skip(&x, "/tmp", &opts);
 	req = (struct blk_io_req){ .op = BLK_IO_WRITE_ZEROES, .offset = 1536, .len = 5120 };
 	assert_int_equal(run(x.io, &req), 0);
-	expect_zero_file(&x, 1536, 5120);
-	expect_pattern(&x, 0, 1536);
-	expect_pattern(&x, 6656, 4096);
+	test_image_expect_zero(x.fd, 1536, 5120);
+	test_image_expect_pattern(x.fd, 0, 1536);
+	test_image_expect_pattern(x.fd, 6656, 4096);
 
 	req = (struct blk_io_req){ .op = BLK_IO_WRITE_ZEROES, .flags = BLK_IO_F_UNMAP,
 				   .offset = 131072, .len = 131072 };
 	assert_int_equal(run(x.io, &req), 0);
-	expect_zero_file(&x, 131072, 131072);
-	expect_pattern(&x, 262144, 4096);
+	test_image_expect_zero(x.fd, 131072, 131072);
+	test_image_expect_pattern(x.fd, 262144, 4096);
 	assert_int_equal(lseek(x.fd, 0, SEEK_END), IMAGE_SIZE);
 	drop_image(&x);
 }
@@ -401,9 +354,9 @@ static void write_zeroes_falls_back_to_writing(void **state)
 
 		req = (struct blk_io_req){ .op = BLK_IO_WRITE_ZEROES, .offset = off, .len = 300032 };
 		assert_int_equal(run(x.io, &req), 0);
-		expect_zero_file(&x, off, 300032);
-		expect_pattern(&x, off - 512, 512);
-		expect_pattern(&x, off + 300032, 512);
+		test_image_expect_zero(x.fd, off, 300032);
+		test_image_expect_pattern(x.fd, off - 512, 512);
+		test_image_expect_pattern(x.fd, off + 300032, 512);
 	}
 	drop_image(&x);
 }
@@ -452,7 +405,7 @@ static void read_only_refuses_changes(void **state)
 	assert_int_equal(blk_io_submit(x.io, &req), -EROFS);
 	req = (struct blk_io_req){ .op = BLK_IO_READ, .offset = 512, .iov = &iov, .iovcnt = 1 };
 	assert_int_equal(run(x.io, &req), 0);
-	expect_pattern(&x, 512, 512);
+	test_image_expect_pattern(x.fd, 512, 512);
 	assert_int_equal(lseek(x.fd, 0, SEEK_END), IMAGE_SIZE);
 	drop_image(&x);
 }
@@ -488,7 +441,7 @@ static void close_drains_in_flight_requests(void **state)
 	open_or_skip(&x, "/tmp", &opts);
 	waiter_reset();
 	for (int i = 0; i < N; i++) {
-		fill_pattern(data[i], LEN, 300 + i);
+		test_pattern(data[i], LEN, 300 + i);
 		iov[i] = (struct iovec){ data[i], LEN };
 		req[i] = (struct blk_io_req){ .op = BLK_IO_WRITE, .offset = (uint64_t)i * LEN,
 					      .iov = &iov[i], .iovcnt = 1 };
@@ -499,7 +452,7 @@ static void close_drains_in_flight_requests(void **state)
 	assert_int_equal(w.done, N);            /* before close returned */
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(w.results[i], 0);
-		expect_file(&x, (uint64_t)i * LEN, data[i], LEN);
+		test_image_expect(x.fd, (uint64_t)i * LEN, data[i], LEN);
 	}
 	drop_image(&x);
 }
@@ -539,7 +492,7 @@ static void callbacks_may_submit(void **state)
 	wait_done(8);
 	blk_io_drain(x.io);
 	for (int i = 0; i < 8; i++)
-		expect_file(&x, 4096 + i * 512, chain_data[i], 512);
+		test_image_expect(x.fd, 4096 + i * 512, chain_data[i], 512);
 	drop_image(&x);
 }
 
@@ -555,18 +508,6 @@ static void empty_requests_complete(void **state)
 	req = (struct blk_io_req){ .op = BLK_IO_DISCARD, .offset = 0, .len = 0 };
 	assert_int_equal(run(x.io, &req), 0);
 	drop_image(&x);
-}
-
-static int use_thread(void **state)
-{
-	engine = BLK_IO_ENGINE_THREAD;
-	return 0;
-}
-
-static int use_uring(void **state)
-{
-	engine = BLK_IO_ENGINE_URING;
-	return 0;
 }
 
 int main(void)
@@ -596,7 +537,9 @@ int main(void)
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
 	failed += cmocka_run_group_tests_name("blk_io", common, NULL, NULL);
-	failed += cmocka_run_group_tests_name("blk_io thread engine", engine_tests, use_thread, NULL);
-	failed += cmocka_run_group_tests_name("blk_io io_uring engine", engine_tests, use_uring, NULL);
+	engine = BLK_IO_ENGINE_THREAD;
+	failed += cmocka_run_group_tests_name("blk_io thread engine", engine_tests, NULL, NULL);
+	engine = BLK_IO_ENGINE_URING;
+	failed += cmocka_run_group_tests_name("blk_io io_uring engine", engine_tests, NULL, NULL);
 	return failed;
 }

@@ -21,6 +21,7 @@
 #include "virtio/virtio_blk.h"
 #include "virtio/virtio_dev.h"
 #include "vmm/guest_mem.h"
+#include "tests/unit/virtio/test_image.h"
 #include "tests/unit/virtio/virtq_test_ring.h"
 
 #define RAM_SIZE   (16u << 20)
@@ -71,12 +72,6 @@ static void on_interrupt(struct virtio_dev *dev, unsigned q)
 	atomic_fetch_add(&current->irqs, 1);
 }
 
-static void pattern(uint8_t *buf, size_t len, unsigned seed)
-{
-	for (size_t i = 0; i < len; i++)
-		buf[i] = (uint8_t)(i * 13 + seed + (i >> 9));
-}
-
 /* ---- a driver by hand ---------------------------------------------------- */
 
 static uint64_t alloc_buf(struct fixture *x, uint64_t len)
@@ -96,18 +91,8 @@ static void bring_up(struct fixture *x, uint64_t drop)
 	pthread_mutex_lock(&dev->lock);
 	dev->interrupt = on_interrupt;
 	virtio_dev_set_status(dev, 0);
-	test_negotiate(dev, drop);
-	test_ring_attach(dev, 0, &x->ring);
-	virtio_dev_set_status(dev, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
-			      VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+	test_driver_ok(dev, drop, &x->ring, 1);
 	pthread_mutex_unlock(&dev->lock);
-}
-
-static void kick(struct fixture *x)
-{
-	pthread_mutex_lock(&x->dev->lock);
-	virtio_dev_queue_notify(x->dev, 0);
-	pthread_mutex_unlock(&x->dev->lock);
 }
 
 /* Wait (at most 10 s) until the used index reaches idx. */
@@ -144,7 +129,7 @@ static void run_chain(struct fixture *x, const struct test_buf *b, unsigned n, u
 	uint32_t id, len;
 
 	test_ring_post(&x->ring, b, n);
-	kick(x);
+	test_kick(x->dev, 0);
 	wait_used(x, (uint16_t)(before + 1));
 	test_ring_used_elem(&x->ring, before, &id, &len);
 	if (used)
@@ -175,32 +160,6 @@ static uint64_t guest_data(struct fixture *x, const void *src, uint32_t len)
 	return gpa;
 }
 
-static void expect_image(struct fixture *x, uint64_t off, const void *want, size_t len)
-{
-	uint8_t *got = malloc(len);
-
-	assert_int_equal(pread(x->fd, got, len, (off_t)off), (ssize_t)len);
-	assert_memory_equal(got, want, len);
-	free(got);
-}
-
-static void expect_image_pattern(struct fixture *x, uint64_t off, size_t len)
-{
-	uint8_t *want = malloc(IMAGE_SIZE);
-
-	pattern(want, IMAGE_SIZE, 1);
-	expect_image(x, off, want + off, len);
-	free(want);
-}
-
-static void expect_image_zero(struct fixture *x, uint64_t off, size_t len)
-{
-	uint8_t *zero = calloc(1, len);
-
-	expect_image(x, off, zero, len);
-	free(zero);
-}
-
 static uint8_t dwz_request(struct fixture *x, uint32_t type, uint64_t sector, uint32_t count,
 			  uint32_t flags)
 {
@@ -219,16 +178,11 @@ static int make(void **state, bool read_only, const char *id)
 	struct fixture *x = calloc(1, sizeof(*x));
 	struct virtio_blk_config cfg = { .fd = -1, .read_only = read_only, .id = id,
 					  .engine = engine };
-	uint8_t *img = malloc(IMAGE_SIZE);
 
 	assert_non_null(x);
 	assert_int_equal(guest_mem_init(&x->mem, RAM_SIZE), 0);
-	snprintf(x->path, sizeof(x->path), "/tmp/wisp-vblk-XXXXXX");
-	x->fd = mkstemp(x->path);
+	x->fd = test_image_create(x->path, sizeof(x->path), "/tmp", "wisp-vblk", IMAGE_SIZE);
 	assert_true(x->fd >= 0);
-	pattern(img, IMAGE_SIZE, 1);
-	assert_int_equal(pwrite(x->fd, img, IMAGE_SIZE, 0), IMAGE_SIZE);
-	free(img);
 	cfg.path = x->path;
 	x->dev = virtio_blk_create(&x->mem, &cfg);
 	assert_non_null(x->dev);
@@ -251,12 +205,6 @@ static int teardown(void **state)
 	unlink(x->path);
 	free(x);
 	return 0;
-}
-
-static uint64_t offered(struct fixture *x)
-{
-	return ((uint64_t)virtio_dev_features_offered(x->dev, 1) << 32) |
-	       virtio_dev_features_offered(x->dev, 0);
 }
 
 static uint32_t config32(struct fixture *x, unsigned off)
@@ -292,7 +240,7 @@ static void create_refuses_bad_configs(void **state)
 static void config_and_features(void **state)
 {
 	struct fixture *x = *state;
-	uint64_t f = offered(x), cap;
+	uint64_t f = test_features_offered(x->dev), cap;
 	uint16_t nq;
 	uint8_t may_unmap;
 
@@ -331,13 +279,13 @@ static void write_then_read(void **state)
 	uint64_t gpa;
 	uint32_t used;
 
-	pattern(data, sizeof(data), 77);
+	test_pattern(data, sizeof(data), 77);
 	gpa = guest_data(x, data, sizeof(data));
 	assert_int_equal(request(x, T_OUT, 10, gpa, sizeof(data), false, &used), S_OK);
 	assert_int_equal(used, 1);
-	expect_image(x, 10 * 512, data, sizeof(data));
-	expect_image_pattern(x, 9 * 512, 512);
-	expect_image_pattern(x, 12 * 512, 512);
+	test_image_expect(x->fd, 10 * 512, data, sizeof(data));
+	test_image_expect_pattern(x->fd, 9 * 512, 512);
+	test_image_expect_pattern(x->fd, 12 * 512, 512);
 
 	gpa = alloc_buf(x, sizeof(back));
 	memset(guest_ptr(&x->mem, gpa, sizeof(back)), 0xcc, sizeof(back));
@@ -360,7 +308,7 @@ static void any_framing(void **state)
 	struct test_buf b[5];
 	uint32_t used;
 
-	pattern(data, sizeof(data), 5);
+	test_pattern(data, sizeof(data), 5);
 	/* Header in 5 + 11 bytes, data in 300 + 724 bytes. */
 	st = status_buf(x);
 	b[0] = (struct test_buf){ hdr, 5, false };
@@ -370,7 +318,7 @@ static void any_framing(void **state)
 	b[4] = (struct test_buf){ st, 1, true };
 	run_chain(x, b, 5, &used);
 	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st, 1), S_OK);
-	expect_image(x, 100 * 512, data, sizeof(data));
+	test_image_expect(x->fd, 100 * 512, data, sizeof(data));
 
 	/* Header and data in one buffer. */
 	blob = alloc_buf(x, 16 + 512);
@@ -381,7 +329,7 @@ static void any_framing(void **state)
 	b[1] = (struct test_buf){ st, 1, true };
 	run_chain(x, b, 2, NULL);
 	assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st, 1), S_OK);
-	expect_image(x, 200 * 512, data + 512, 512);
+	test_image_expect(x->fd, 200 * 512, data + 512, 512);
 
 	/* A read whose last buffer holds the data's end and the status. */
 	rd = alloc_buf(x, 1025);
@@ -417,21 +365,21 @@ static void discard_and_write_zeroes(void **state)
 {
 	struct fixture *x = *state;
 
-	if (offered(x) & (1ull << F_DISCARD)) {
+	if (test_features_offered(x->dev) & (1ull << F_DISCARD)) {
 		assert_int_equal(dwz_request(x, T_DISCARD, 16, 16, 0), S_OK);
-		expect_image_zero(x, 16 * 512, 16 * 512);
-		expect_image_pattern(x, 15 * 512, 512);
-		expect_image_pattern(x, 32 * 512, 512);
+		test_image_expect_zero(x->fd, 16 * 512, 16 * 512);
+		test_image_expect_pattern(x->fd, 15 * 512, 512);
+		test_image_expect_pattern(x->fd, 32 * 512, 512);
 	}
 	assert_int_equal(dwz_request(x, T_WRITE_ZEROES, 41, 3, 0), S_OK);
-	expect_image_zero(x, 41 * 512, 3 * 512);
-	expect_image_pattern(x, 40 * 512, 512);
-	expect_image_pattern(x, 44 * 512, 512);
+	test_image_expect_zero(x->fd, 41 * 512, 3 * 512);
+	test_image_expect_pattern(x->fd, 40 * 512, 512);
+	test_image_expect_pattern(x->fd, 44 * 512, 512);
 	assert_int_equal(dwz_request(x, T_WRITE_ZEROES, 64, 64, 1), S_OK);   /* unmap */
-	expect_image_zero(x, 64 * 512, 64 * 512);
-	expect_image_pattern(x, 128 * 512, 512);
+	test_image_expect_zero(x->fd, 64 * 512, 64 * 512);
+	test_image_expect_pattern(x->fd, 128 * 512, 512);
 	assert_int_equal(dwz_request(x, T_WRITE_ZEROES, 200, 0, 0), S_OK);  /* nothing */
-	expect_image_pattern(x, 200 * 512, 512);
+	test_image_expect_pattern(x->fd, 200 * 512, 512);
 }
 
 static void discard_and_write_zeroes_refused(void **state)
@@ -440,7 +388,7 @@ static void discard_and_write_zeroes_refused(void **state)
 	uint8_t two[32] = { 0 };
 	uint32_t one = 1;
 
-	if (offered(x) & (1ull << F_DISCARD))
+	if (test_features_offered(x->dev) & (1ull << F_DISCARD))
 		assert_int_equal(dwz_request(x, T_DISCARD, 0, 8, 1), S_UNSUPP);  /* unmap */
 	assert_int_equal(dwz_request(x, T_WRITE_ZEROES, 0, 8, 2), S_UNSUPP);    /* unknown flag */
 	assert_int_equal(dwz_request(x, T_WRITE_ZEROES, IMAGE_SECTORS - 4, 8, 0), S_IOERR);
@@ -453,7 +401,7 @@ static void discard_and_write_zeroes_refused(void **state)
 	/* Not a whole segment. */
 	assert_int_equal(request(x, T_WRITE_ZEROES, 0, guest_data(x, two, 15), 15, false, NULL),
 			 S_IOERR);
-	expect_image_pattern(x, 0, IMAGE_SIZE);
+	test_image_expect_pattern(x->fd, 0, IMAGE_SIZE);
 }
 
 static void ranges_checked(void **state)
@@ -471,10 +419,10 @@ static void ranges_checked(void **state)
 	/* Not whole sectors. */
 	assert_int_equal(request(x, T_OUT, 0, buf, 100, false, NULL), S_IOERR);
 	assert_int_equal(request(x, T_IN, 0, buf, 513, true, NULL), S_IOERR);
-	expect_image_pattern(x, 0, IMAGE_SIZE);
+	test_image_expect_pattern(x->fd, 0, IMAGE_SIZE);
 	/* The last sector is fine, and so is an empty read at the end. */
 	assert_int_equal(request(x, T_OUT, IMAGE_SECTORS - 1, buf, 512, false, NULL), S_OK);
-	expect_image(x, IMAGE_SIZE - 512, guest_ptr(&x->mem, buf, 512), 512);
+	test_image_expect(x->fd, IMAGE_SIZE - 512, guest_ptr(&x->mem, buf, 512), 512);
 	assert_int_equal(request(x, T_IN, IMAGE_SECTORS, 0, 0, true, NULL), S_OK);
 }
 
@@ -490,7 +438,7 @@ static void malformed_requests(void **state)
 	assert_int_equal(request(x, T_OUT, 0, buf, 512, true, NULL), S_IOERR);
 	/* A read with data for the device to read. */
 	assert_int_equal(request(x, T_IN, 0, buf, 512, false, NULL), S_IOERR);
-	expect_image_pattern(x, 0, 512);
+	test_image_expect_pattern(x->fd, 0, 512);
 	assert_int_equal(request(x, 99, 0, 0, 0, false, NULL), S_UNSUPP);
 	/* A header of 8 bytes. */
 	st = status_buf(x);
@@ -505,13 +453,13 @@ static void malformed_requests(void **state)
 	b[0] = (struct test_buf){ header(x, T_IN, 0), 16, false };
 	b[1] = (struct test_buf){ buf, 512, false };
 	test_ring_post(&x->ring, b, 2);
-	kick(x);
+	test_kick(x->dev, 0);
 	assert_true(x->dev->status & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 	/* Requests wait for the reset. */
 	test_ring_post(&x->ring,
 		       (struct test_buf[]){ { header(x, T_FLUSH, 0), 16, false }, { status_buf(x), 1, true } },
 		       2);
-	kick(x);
+	test_kick(x->dev, 0);
 	usleep(20000);
 	assert_int_equal(test_ring_used_idx(&x->ring), 4);
 	bring_up(x, 0);
@@ -521,7 +469,7 @@ static void malformed_requests(void **state)
 static void read_only_drive(void **state)
 {
 	struct fixture *x = *state;
-	uint64_t f = offered(x), buf = alloc_buf(x, 512), id = alloc_buf(x, 20);
+	uint64_t f = test_features_offered(x->dev), buf = alloc_buf(x, 512), id = alloc_buf(x, 20);
 
 	assert_true(f & (1ull << F_RO));
 	assert_false(f & (1ull << F_DISCARD));
@@ -531,9 +479,9 @@ static void read_only_drive(void **state)
 	assert_int_equal(dwz_request(x, T_WRITE_ZEROES, 3, 1, 0), S_IOERR);
 	assert_int_equal(dwz_request(x, T_DISCARD, 3, 1, 0), S_IOERR);
 	assert_int_equal(request(x, T_FLUSH, 0, 0, 0, false, NULL), S_OK);
-	expect_image_pattern(x, 0, IMAGE_SIZE);
+	test_image_expect_pattern(x->fd, 0, IMAGE_SIZE);
 	assert_int_equal(request(x, T_IN, 3, buf, 512, true, NULL), S_OK);
-	expect_image(x, 3 * 512, guest_ptr(&x->mem, buf, 512), 512);
+	test_image_expect(x->fd, 3 * 512, guest_ptr(&x->mem, buf, 512), 512);
 	/* An id of exactly 20 bytes has no NUL. */
 	assert_int_equal(request(x, T_GET_ID, 0, id, 20, true, NULL), S_OK);
 	assert_memory_equal(guest_ptr(&x->mem, id, 20), "01234567890123456789", 20);
@@ -548,18 +496,18 @@ static void many_in_flight(void **state)
 	uint8_t buf[512];
 
 	for (int i = 0; i < N; i++) {
-		pattern(buf, sizeof(buf), 1000 + i);
+		test_pattern(buf, sizeof(buf), 1000 + i);
 		data[i] = guest_data(x, buf, 512);
 		st[i] = status_buf(x);
 		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_OUT, 500 + i), 16, false },
 					 { data[i], 512, false }, { st[i], 1, true } }, 3);
 	}
-	kick(x);
+	test_kick(x->dev, 0);
 	wait_used(x, N);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st[i], 1), S_OK);
-		pattern(buf, sizeof(buf), 1000 + i);
-		expect_image(x, (500 + i) * 512, buf, 512);
+		test_pattern(buf, sizeof(buf), 1000 + i);
+		test_image_expect(x->fd, (500 + i) * 512, buf, 512);
 	}
 	/* And read back the same way. */
 	for (int i = 0; i < N; i++) {
@@ -568,11 +516,11 @@ static void many_in_flight(void **state)
 		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_IN, 500 + i), 16, false },
 					 { data[i], 512, true }, { st[i], 1, true } }, 3);
 	}
-	kick(x);
+	test_kick(x->dev, 0);
 	wait_used(x, 2 * N);
 	for (int i = 0; i < N; i++) {
 		assert_int_equal(*(uint8_t *)guest_ptr(&x->mem, st[i], 1), S_OK);
-		pattern(buf, sizeof(buf), 1000 + i);
+		test_pattern(buf, sizeof(buf), 1000 + i);
 		assert_memory_equal(guest_ptr(&x->mem, data[i], 512), buf, 512);
 	}
 }
@@ -594,7 +542,7 @@ static void reset_with_requests_in_flight(void **state)
 		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_IN, (uint64_t)i * 128), 16, false },
 					 { d, LEN, true }, { status_buf(x), 1, true } }, 3);
 	}
-	kick(x);
+	test_kick(x->dev, 0);
 	pthread_mutex_lock(&x->dev->lock);
 	virtio_dev_set_status(x->dev, 0);
 	pthread_mutex_unlock(&x->dev->lock);
@@ -621,7 +569,7 @@ static void without_flush_writes_go_through(void **state)
 	bring_up(x, 1ull << F_FLUSH);
 	memset(data, 0x3c, sizeof(data));
 	assert_int_equal(request(x, T_OUT, 7, guest_data(x, data, 512), 512, false, NULL), S_OK);
-	expect_image(x, 7 * 512, data, 512);
+	test_image_expect(x->fd, 7 * 512, data, 512);
 }
 
 /* Requests not yet answered when the device goes away still reach the
@@ -633,31 +581,21 @@ static void destroy_drains(void **state)
 	uint8_t buf[4096];
 
 	for (int i = 0; i < N; i++) {
-		pattern(buf, sizeof(buf), 2000 + i);
+		test_pattern(buf, sizeof(buf), 2000 + i);
 		test_ring_post(&x->ring, (struct test_buf[]){ { header(x, T_OUT, (uint64_t)i * 8), 16, false },
 					 { guest_data(x, buf, 4096), 4096, false },
 					 { status_buf(x), 1, true } }, 3);
 	}
-	kick(x);
+	test_kick(x->dev, 0);
 	virtio_blk_destroy(x->dev);
 	x->dev = NULL;
 	for (int i = 0; i < N; i++) {
-		pattern(buf, sizeof(buf), 2000 + i);
-		expect_image(x, (uint64_t)i * 4096, buf, 4096);
+		test_pattern(buf, sizeof(buf), 2000 + i);
+		test_image_expect(x->fd, (uint64_t)i * 4096, buf, 4096);
 	}
 }
 
-static int use_thread(void **state)
-{
-	engine = BLK_IO_ENGINE_THREAD;
-	return 0;
-}
-
-static int use_default(void **state)
-{
-	engine = BLK_IO_ENGINE_AUTO;
-	return 0;
-}
+#define T(f) cmocka_unit_test_setup_teardown(f, setup_rw, teardown)
 
 int main(void)
 {
@@ -665,24 +603,26 @@ int main(void)
 		cmocka_unit_test(create_refuses_bad_configs),
 	};
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(config_and_features, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(write_then_read, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(any_framing, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(flush_and_get_id, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(discard_and_write_zeroes, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(discard_and_write_zeroes_refused, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(ranges_checked, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(malformed_requests, setup_rw, teardown),
+		T(config_and_features),
+		T(write_then_read),
+		T(any_framing),
+		T(flush_and_get_id),
+		T(discard_and_write_zeroes),
+		T(discard_and_write_zeroes_refused),
+		T(ranges_checked),
+		T(malformed_requests),
 		cmocka_unit_test_setup_teardown(read_only_drive, setup_ro, teardown),
-		cmocka_unit_test_setup_teardown(many_in_flight, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(reset_with_requests_in_flight, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(without_flush_writes_go_through, setup_rw, teardown),
-		cmocka_unit_test_setup_teardown(destroy_drains, setup_rw, teardown),
+		T(many_in_flight),
+		T(reset_with_requests_in_flight),
+		T(without_flush_writes_go_through),
+		T(destroy_drains),
 	};
 	int failed = 0;
 
 	failed += cmocka_run_group_tests_name("virtio_blk", common, NULL, NULL);
-	failed += cmocka_run_group_tests_name("virtio_blk, thread engine", tests, use_thread, NULL);
-	failed += cmocka_run_group_tests_name("virtio_blk, default engine", tests, use_default, NULL);
+	engine = BLK_IO_ENGINE_THREAD;
+	failed += cmocka_run_group_tests_name("virtio_blk, thread engine", tests, NULL, NULL);
+	engine = BLK_IO_ENGINE_AUTO;
+	failed += cmocka_run_group_tests_name("virtio_blk, default engine", tests, NULL, NULL);
 	return failed;
 }
