@@ -12,6 +12,7 @@
 
 #include "tests/unit/devices/test_platform.h"
 #include "tests/unit/virtio/fake_virtio_dev.h"
+#include "tests/unit/virtio/transport_driver.h"
 #include "tests/unit/virtio/virtq_test_ring.h"
 #include "virtio/virtio_mmio.h"
 #include "virtio/virtio_mmio_regs.h"
@@ -24,18 +25,6 @@
 
 #define CONFIG VIRTIO_MMIO_CONFIG
 
-#define S_ACK         1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FEATURES_OK 8
-#define S_NEEDS_RESET 64
-
-/* The driver's rings and buffers in guest RAM. */
-#define RAM        MiB(16)
-#define DESC_GPA   0x10000ull
-#define AVAIL_GPA  0x11000ull
-#define USED_GPA   0x12000ull
-#define BUF_GPA    0x20000ull
 #define F_NEXT     1
 
 
@@ -68,25 +57,50 @@ static int big_config_setup(struct virtio_dev *dev, struct guest_mem *mem, const
 
 /* ---- the driver's side ---------------------------------------------------- */
 
+static uint64_t rd_sized(struct fixture *x, unsigned reg, unsigned size)
+{
+	return mmio_in(x->f, BASE + reg, size);
+}
+
+static void wr_sized(struct fixture *x, unsigned reg, unsigned size, uint64_t v)
+{
+	mmio_out(x->f, BASE + reg, size, v);
+}
+
 static uint32_t rd(struct fixture *x, unsigned reg)
 {
-	return (uint32_t)mmio_in(x->f, BASE + reg, 4);
+	return (uint32_t)rd_sized(x, reg, 4);
 }
 
 static void wr(struct fixture *x, unsigned reg, uint32_t v)
 {
-	mmio_out(x->f, BASE + reg, 4, v);
+	wr_sized(x, reg, 4, v);
 }
+
+#define REG(r) { VIRTIO_MMIO_REG_##r, 4 }
+
+static const struct transport mmio = {
+	.rd = rd_sized,
+	.wr = wr_sized,
+	.status = REG(STATUS),
+	.device_features_sel = REG(DEVICE_FEATURES_SEL),
+	.device_features = REG(DEVICE_FEATURES),
+	.driver_features_sel = REG(DRIVER_FEATURES_SEL),
+	.driver_features = REG(DRIVER_FEATURES),
+	.queue_sel = REG(QUEUE_SEL),
+	.queue_size = REG(QUEUE_NUM),
+	.queue_desc = REG(QUEUE_DESC_LOW),
+	.queue_driver = REG(QUEUE_DRIVER_LOW),
+	.queue_device = REG(QUEUE_DEVICE_LOW),
+	.queue_enable = REG(QUEUE_READY),
+};
 
 static int setup_with(void **state, virtio_dev_setup_fn fn)
 {
 	struct fixture *x = calloc(1, sizeof(*x));
 
 	assert_non_null(x);
-	x->f = fake_platform_new();
-	assert_int_equal(guest_mem_init(&x->mem, RAM), 0);
-	test_ring_init(&x->ring, &x->mem, DESC_GPA, AVAIL_GPA, USED_GPA, 8, 8);
-	x->f->p.mem = &x->mem;
+	x->f = transport_guest_new(&x->mem, &x->ring);
 	x->m = virtio_mmio_create(&x->f->p, BASE, GSI, fn, &x->fake);
 	assert_non_null(x->m);
 	x->dev = virtio_mmio_dev(x->m);
@@ -109,37 +123,20 @@ static int teardown(void **state)
 	struct fixture *x = *state;
 
 	virtio_mmio_destroy(x->m);
-	guest_mem_destroy(&x->mem);
-	fake_platform_free(x->f);
+	transport_guest_free(x->f, &x->mem);
 	free(x);
 	return 0;
 }
 
-/* ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; the status read back. */
 static uint32_t negotiate(struct fixture *x, uint64_t features)
 {
-	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK);
-	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER);
-	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 0);
-	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES, (uint32_t)features);
-	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES_SEL, 1);
-	wr(x, VIRTIO_MMIO_REG_DRIVER_FEATURES, (uint32_t)(features >> 32));
-	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK);
-	return rd(x, VIRTIO_MMIO_REG_STATUS);
+	return transport_negotiate(&mmio, x, features);
 }
 
 static void queue_setup(struct fixture *x, unsigned q, uint32_t size, uint64_t desc,
 			uint64_t avail, uint64_t used)
 {
-	wr(x, VIRTIO_MMIO_REG_QUEUE_SEL, q);
-	wr(x, VIRTIO_MMIO_REG_QUEUE_NUM, size);
-	wr(x, VIRTIO_MMIO_REG_QUEUE_DESC_LOW, (uint32_t)desc);
-	wr(x, VIRTIO_MMIO_REG_QUEUE_DESC_HIGH, (uint32_t)(desc >> 32));
-	wr(x, VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW, (uint32_t)avail);
-	wr(x, VIRTIO_MMIO_REG_QUEUE_DRIVER_HIGH, (uint32_t)(avail >> 32));
-	wr(x, VIRTIO_MMIO_REG_QUEUE_DEVICE_LOW, (uint32_t)used);
-	wr(x, VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH, (uint32_t)(used >> 32));
-	wr(x, VIRTIO_MMIO_REG_QUEUE_READY, 1);
+	transport_queue_setup(&mmio, x, q, size, desc, avail, used);
 }
 
 static uint32_t used_len(struct fixture *x, uint16_t n)
@@ -150,17 +147,15 @@ static uint32_t used_len(struct fixture *x, uint16_t n)
 	return v;
 }
 
-/* A device taken to DRIVER_OK with queue 0 of size 8 set up. */
 static void bring_up(struct fixture *x, uint64_t features)
 {
-	assert_int_equal(negotiate(x, features), S_ACK | S_DRIVER | S_FEATURES_OK);
-	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 1);
-	wr(x, VIRTIO_MMIO_REG_STATUS, S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
-	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK);
+	transport_bring_up(&mmio, x, features);
 }
 
-#define VERSION_1 (1ull << 32)
+static uint32_t device_feature_word(struct fixture *x, uint32_t n)
+{
+	return transport_feature_word(&mmio, x, mmio.device_features_sel, mmio.device_features, n);
+}
 
 /* ---- tests ---------------------------------------------------------------- */
 
@@ -197,16 +192,12 @@ static void features_offered(void **state)
 	struct fixture *x = *state;
 	uint64_t f;
 
-	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0);
-	f = rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES);
-	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 1);
-	f |= (uint64_t)rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES) << 32;
+	f = device_feature_word(x, 0);
+	f |= (uint64_t)device_feature_word(x, 1) << 32;
 	assert_int_equal(f, FAKE_FEATURES | VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX) |
 			    (1ull << VIRTIO_F_INDIRECT_DESC));
-	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 2);
-	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES), 0);
-	wr(x, VIRTIO_MMIO_REG_DEVICE_FEATURES_SEL, 0xffffffff);
-	assert_int_equal(rd(x, VIRTIO_MMIO_REG_DEVICE_FEATURES), 0);
+	assert_int_equal(device_feature_word(x, 2), 0);
+	assert_int_equal(device_feature_word(x, 0xffffffff), 0);
 }
 
 static void features_ok_needs_version_1(void **state)
@@ -296,10 +287,7 @@ static void queue_registers(void **state)
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 1);
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_STATUS), S_ACK | S_DRIVER | S_FEATURES_OK);
 	assert_true(vq->ready);
-	assert_int_equal(vq->size, 4);
-	assert_int_equal(vq->desc_gpa, DESC_GPA);
-	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
-	assert_int_equal(vq->used_gpa, USED_GPA);
+	expect_shared_rings(vq, 4);
 	assert_true(vq->event_idx);           /* negotiated */
 	assert_false(vq->indirect);           /* offered, not taken */
 	/* While ready, the ring's layout cannot change. */
@@ -308,10 +296,7 @@ static void queue_registers(void **state)
 	wr(x, VIRTIO_MMIO_REG_QUEUE_DESC_HIGH, 1);
 	wr(x, VIRTIO_MMIO_REG_QUEUE_DRIVER_LOW, 0x6000);
 	wr(x, VIRTIO_MMIO_REG_QUEUE_DEVICE_HIGH, 2);
-	assert_int_equal(vq->size, 4);
-	assert_int_equal(vq->desc_gpa, DESC_GPA);
-	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
-	assert_int_equal(vq->used_gpa, USED_GPA);
+	expect_shared_rings(vq, 4);
 	/* Writing 0 disables it; then it can be set up again. */
 	wr(x, VIRTIO_MMIO_REG_QUEUE_READY, 0);
 	assert_int_equal(rd(x, VIRTIO_MMIO_REG_QUEUE_READY), 0);

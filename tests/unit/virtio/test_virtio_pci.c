@@ -14,6 +14,7 @@
 #include "devices/pci_host.h"
 #include "tests/unit/devices/test_platform.h"
 #include "tests/unit/virtio/fake_virtio_dev.h"
+#include "tests/unit/virtio/transport_driver.h"
 #include "tests/unit/virtio/virtq_test_ring.h"
 #include "virtio/virtio_pci.h"
 #include "virtio/virtio_pci_regs.h"
@@ -47,22 +48,6 @@
 #define CAP_ID_VENDOR  0x09
 #define MSIX_ENABLE    0x8000
 #define MSIX_MASKALL   0x4000
-
-#define S_ACK         1
-#define S_DRIVER      2
-#define S_DRIVER_OK   4
-#define S_FEATURES_OK 8
-#define S_NEEDS_RESET 64
-#define S_UP (S_ACK | S_DRIVER | S_FEATURES_OK | S_DRIVER_OK)
-
-#define VERSION_1 (1ull << 32)
-
-/* The driver's rings and buffers in guest RAM. */
-#define RAM        MiB(16)
-#define DESC_GPA   0x10000ull
-#define AVAIL_GPA  0x11000ull
-#define USED_GPA   0x12000ull
-#define BUF_GPA    0x20000ull
 
 #define MSIX_ENTRIES  (FAKE_QUEUES + 1)
 
@@ -256,10 +241,7 @@ static int setup(void **state)
 	struct fixture *x = calloc(1, sizeof(*x));
 
 	assert_non_null(x);
-	x->f = fake_platform_new();
-	assert_int_equal(guest_mem_init(&x->mem, RAM), 0);
-	test_ring_init(&x->ring, &x->mem, DESC_GPA, AVAIL_GPA, USED_GPA, 8, 8);
-	x->f->p.mem = &x->mem;
+	x->f = transport_guest_new(&x->mem, &x->ring);
 	x->host = pci_host_create(&x->f->p);
 	assert_non_null(x->host);
 	x->v = virtio_pci_create(&x->f->p, x->host, SLOT, BAR_ADDR, GSI, fake_setup, &x->fake);
@@ -278,49 +260,58 @@ static int teardown(void **state)
 	assert_int_equal(x->fake.destroyed, 1);
 	virtio_pci_destroy(x->other);
 	pci_host_destroy(x->host);
-	guest_mem_destroy(&x->mem);
-	fake_platform_free(x->f);
+	transport_guest_free(x->f, &x->mem);
 	free(x);
 	return 0;
 }
 
 /* ---- the driver's steps ------------------------------------------------------ */
 
-/* ACKNOWLEDGE, DRIVER, the features, FEATURES_OK; the status read back. */
-static uint8_t negotiate(struct fixture *x, uint64_t features)
+#define CC(field, size) { VIRTIO_PCI_COMMON_##field, size }
+
+/* The common configuration structure, for the steps the transports share. */
+static const struct transport pci = {
+	.rd = cc_rd,
+	.wr = cc_wr,
+	.status = CC(DEVICE_STATUS, 1),
+	.device_features_sel = CC(DEVICE_FEATURE_SELECT, 4),
+	.device_features = CC(DEVICE_FEATURE, 4),
+	.driver_features_sel = CC(DRIVER_FEATURE_SELECT, 4),
+	.driver_features = CC(DRIVER_FEATURE, 4),
+	.queue_sel = CC(QUEUE_SELECT, 2),
+	.queue_size = CC(QUEUE_SIZE, 2),
+	.queue_desc = CC(QUEUE_DESC, 4),
+	.queue_driver = CC(QUEUE_DRIVER, 4),
+	.queue_device = CC(QUEUE_DEVICE, 4),
+	.queue_enable = CC(QUEUE_ENABLE, 2),
+};
+
+static uint32_t negotiate(struct fixture *x, uint64_t features)
 {
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_ACK);
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_ACK | S_DRIVER);
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 0);
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4, (uint32_t)features);
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 1);
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4, (uint32_t)(features >> 32));
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_ACK | S_DRIVER | S_FEATURES_OK);
-	return (uint8_t)cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1);
+	return transport_negotiate(&pci, x, features);
 }
 
 static void queue_setup(struct fixture *x, unsigned q, uint16_t size, uint64_t desc,
 			uint64_t avail, uint64_t used)
 {
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SELECT, 2, q);
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2, size);
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC, 4, (uint32_t)desc);
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DESC + 4, 4, (uint32_t)(desc >> 32));
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER, 4, (uint32_t)avail);
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DRIVER + 4, 4, (uint32_t)(avail >> 32));
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DEVICE, 4, (uint32_t)used);
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_DEVICE + 4, 4, (uint32_t)(used >> 32));
-	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2, 1);
+	transport_queue_setup(&pci, x, q, size, desc, avail, used);
 }
 
 /* A device taken to DRIVER_OK with queue 0 of size 8 set up. */
 static void bring_up(struct fixture *x)
 {
-	assert_int_equal(negotiate(x, VERSION_1), S_ACK | S_DRIVER | S_FEATURES_OK);
-	queue_setup(x, 0, 8, DESC_GPA, AVAIL_GPA, USED_GPA);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 1);
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1, S_UP);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_UP);
+	transport_bring_up(&pci, x, VERSION_1);
+}
+
+/* Word n of the features the device offers, or of those the driver took. */
+static uint32_t device_feature_word(struct fixture *x, uint32_t n)
+{
+	return transport_feature_word(&pci, x, pci.device_features_sel, pci.device_features, n);
+}
+
+static uint32_t driver_feature_word(struct fixture *x, uint32_t n)
+{
+	return transport_feature_word(&pci, x, pci.driver_features_sel, pci.driver_features, n);
 }
 
 /* One used buffer on queue 0, and the interrupt that asks for. */
@@ -431,17 +422,13 @@ static void features(void **state)
 	struct fixture *x = *state;
 	uint64_t offered;
 
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 0);
-	offered = cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4);
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 1);
+	offered = device_feature_word(x, 0);
+	offered |= (uint64_t)device_feature_word(x, 1) << 32;
 	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4), 1);
-	offered |= cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4) << 32;
 	assert_int_equal(offered, FAKE_FEATURES | VERSION_1 | (1ull << VIRTIO_F_EVENT_IDX) |
 				  (1ull << VIRTIO_F_INDIRECT_DESC));
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 2);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4), 0);
-	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 0xffffffff);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4), 0);
+	assert_int_equal(device_feature_word(x, 2), 0);
+	assert_int_equal(device_feature_word(x, 0xffffffff), 0);
 	/* The offer is read-only. */
 	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE_SELECT, 4, 0);
 	cc_wr(x, VIRTIO_PCI_COMMON_DEVICE_FEATURE, 4, 0);
@@ -460,15 +447,11 @@ static void features(void **state)
 	assert_int_equal(negotiate(x, VERSION_1 | (1ull << 35) | (1ull << 5)),
 			 S_ACK | S_DRIVER | S_FEATURES_OK);
 	assert_int_equal(x->dev->features_acked, VERSION_1 | (1ull << 35) | (1ull << 5));
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 0);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 1u << 5);
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 1);
+	assert_int_equal(driver_feature_word(x, 0), 1u << 5);
+	assert_int_equal(driver_feature_word(x, 1), 0x9);
 	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4), 1);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 0x9);
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 2);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 0);
-	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 7);
-	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4), 0);
+	assert_int_equal(driver_feature_word(x, 2), 0);
+	assert_int_equal(driver_feature_word(x, 7), 0);
 	/* After FEATURES_OK they are final. */
 	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE_SELECT, 4, 0);
 	cc_wr(x, VIRTIO_PCI_COMMON_DRIVER_FEATURE, 4, 0xffffffff);
@@ -535,10 +518,7 @@ static void queue_registers(void **state)
 	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 1);
 	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_DEVICE_STATUS, 1), S_ACK | S_DRIVER | S_FEATURES_OK);
 	assert_true(vq->ready);
-	assert_int_equal(vq->size, 4);
-	assert_int_equal(vq->desc_gpa, DESC_GPA);
-	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
-	assert_int_equal(vq->used_gpa, USED_GPA);
+	expect_shared_rings(vq, 4);
 	assert_true(vq->event_idx);
 	/* Once enabled, the layout is fixed; writing 0 to enable is not a
 	 * way out (only a reset is). */
@@ -549,9 +529,7 @@ static void queue_registers(void **state)
 	cc_wr(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2, 0);
 	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_SIZE, 2), 4);
 	assert_int_equal(cc_rd(x, VIRTIO_PCI_COMMON_QUEUE_ENABLE, 2), 1);
-	assert_int_equal(vq->desc_gpa, DESC_GPA);
-	assert_int_equal(vq->avail_gpa, AVAIL_GPA);
-	assert_int_equal(vq->used_gpa, USED_GPA);
+	expect_shared_rings(vq, 4);
 	assert_false(x->dev->vq[0].ready);
 }
 
