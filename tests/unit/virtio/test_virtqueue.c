@@ -165,6 +165,34 @@ static void expect_malformed(struct drv *d)
 	assert_int_equal(virtq_pop(&d->vq, &d->elem), -EINVAL);
 }
 
+/* The next chain pops, from head, with nout readable and nin writable
+ * segments of out_len and in_len bytes. */
+static void expect_chain(struct drv *d, uint16_t head, unsigned nout, unsigned nin,
+			 uint64_t out_len, uint64_t in_len)
+{
+	assert_int_equal(virtq_pop(&d->vq, &d->elem), 1);
+	assert_int_equal(d->elem.head, head);
+	assert_int_equal(d->elem.nout, nout);
+	assert_int_equal(d->elem.nin, nin);
+	assert_int_equal(d->elem.out_len, out_len);
+	assert_int_equal(d->elem.in_len, in_len);
+}
+
+/* Head made available: the chain it starts is refused, for good. */
+static void expect_head_malformed(struct drv *d, uint16_t head)
+{
+	make_avail(d, head);
+	expect_malformed(d);
+}
+
+/* With INDIRECT_DESC negotiated, the chain at slot 0 is one descriptor
+ * naming an indirect table of len bytes at table. */
+static void indirect_head(struct drv *d, uint64_t table, uint32_t len)
+{
+	d->vq.indirect = true;
+	set_desc(d, 0, table, len, F_INDIRECT, 0);
+}
+
 /* ---- well-formed chains ------------------------------------------------ */
 
 static void single_readable_descriptor(void **state)
@@ -173,12 +201,7 @@ static void single_readable_descriptor(void **state)
 
 	set_desc(d, 0, BUF_GPA, 100, 0, 0);
 	make_avail(d, 0);
-	assert_int_equal(virtq_pop(&d->vq, &d->elem), 1);
-	assert_int_equal(d->elem.head, 0);
-	assert_int_equal(d->elem.nout, 1);
-	assert_int_equal(d->elem.nin, 0);
-	assert_int_equal(d->elem.out_len, 100);
-	assert_int_equal(d->elem.in_len, 0);
+	expect_chain(d, 0, 1, 0, 100, 0);
 	assert_ptr_equal(d->elem.seg[0].host, gp(d, BUF_GPA, 1));
 	assert_int_equal(d->elem.seg[0].gpa, BUF_GPA);
 	assert_int_equal(d->elem.seg[0].len, 100);
@@ -197,12 +220,7 @@ static void chain_of_readable_and_writable(void **state)
 	set_desc(d, 7, BUF_GPA + 0x2000, 64, F_NEXT | F_WRITE, 0);
 	set_desc(d, 0, BUF_GPA + 0x3000, 1, F_WRITE, 0);
 	make_avail(d, 2);
-	assert_int_equal(virtq_pop(&d->vq, &d->elem), 1);
-	assert_int_equal(d->elem.head, 2);
-	assert_int_equal(d->elem.nout, 2);
-	assert_int_equal(d->elem.nin, 2);
-	assert_int_equal(d->elem.out_len, 528);
-	assert_int_equal(d->elem.in_len, 65);
+	expect_chain(d, 2, 2, 2, 528, 65);
 	assert_int_equal(d->elem.seg[1].gpa, BUF_GPA + 0x1000);
 	assert_int_equal(d->elem.seg[2].gpa, BUF_GPA + 0x2000);
 	assert_int_equal(d->elem.seg[3].gpa, BUF_GPA + 0x3000);
@@ -291,12 +309,7 @@ static void indirect_table(void **state)
 	set_desc_at(d, IND_GPA, 2, BUF_GPA + 0x100, 200, F_NEXT | F_WRITE, 1);
 	set_desc_at(d, IND_GPA, 1, BUF_GPA + 0x1000, 1, F_WRITE, 0);
 	make_avail(d, 4);
-	assert_int_equal(virtq_pop(&d->vq, &d->elem), 1);
-	assert_int_equal(d->elem.head, 4);
-	assert_int_equal(d->elem.nout, 1);
-	assert_int_equal(d->elem.nin, 2);
-	assert_int_equal(d->elem.out_len, 16);
-	assert_int_equal(d->elem.in_len, 201);
+	expect_chain(d, 4, 1, 2, 16, 201);
 	assert_int_equal(d->elem.seg[1].gpa, BUF_GPA + 0x100);
 	assert_int_equal(d->elem.seg[2].gpa, BUF_GPA + 0x1000);
 }
@@ -320,8 +333,7 @@ static void indirect_table_unaligned(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA + 3, 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA + 3, 16);
 	set_desc_at(d, IND_GPA + 3, 0, BUF_GPA, 8, 0, 0);
 	make_avail(d, 0);
 	assert_int_equal(virtq_pop(&d->vq, &d->elem), 1);
@@ -349,8 +361,7 @@ static void most_segments_accepted(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, VIRTQ_MAX_SEGS * 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, VIRTQ_MAX_SEGS * 16);
 	for (unsigned i = 0; i < VIRTQ_MAX_SEGS; i++)
 		set_desc_at(d, IND_GPA, i, BUF_GPA + i, 1,
 			    i + 1 < VIRTQ_MAX_SEGS ? F_NEXT : 0, (uint16_t)(i + 1));
@@ -365,8 +376,7 @@ static void four_gib_chain_accepted(void **state)
 	struct drv *d = *state;
 
 	/* 64 times all of RAM: 2^32 bytes, the spec's limit. */
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, 64 * 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, 64 * 16);
 	for (unsigned i = 0; i < 64; i++)
 		set_desc_at(d, IND_GPA, i, 0, (uint32_t)RAM, i < 63 ? F_NEXT : 0, (uint16_t)(i + 1));
 	make_avail(d, 0);
@@ -533,8 +543,7 @@ static void loop_in_chain(void **state)
 
 	set_desc(d, 0, BUF_GPA, 1, F_NEXT, 1);
 	set_desc(d, 1, BUF_GPA, 1, F_NEXT, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void descriptor_pointing_at_itself(void **state)
@@ -542,8 +551,7 @@ static void descriptor_pointing_at_itself(void **state)
 	struct drv *d = *state;
 
 	set_desc(d, 3, BUF_GPA, 1, F_WRITE | F_NEXT, 3);
-	make_avail(d, 3);
-	expect_malformed(d);
+	expect_head_malformed(d, 3);
 }
 
 static void loop_of_zero_length_descriptors(void **state)
@@ -551,8 +559,7 @@ static void loop_of_zero_length_descriptors(void **state)
 	struct drv *d = *state;
 
 	set_desc(d, 0, 0, 0, F_NEXT, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void chain_longer_than_the_queue(void **state)
@@ -563,16 +570,14 @@ static void chain_longer_than_the_queue(void **state)
 	queue_init(d, 4);
 	for (unsigned i = 0; i < 4; i++)
 		set_desc(d, i, BUF_GPA + i, 1, F_NEXT, (uint16_t)((i + 1) % 4));
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void head_out_of_range(void **state)
 {
 	struct drv *d = *state;
 
-	make_avail(d, 8);
-	expect_malformed(d);
+	expect_head_malformed(d, 8);
 }
 
 static void next_out_of_range(void **state)
@@ -580,8 +585,7 @@ static void next_out_of_range(void **state)
 	struct drv *d = *state;
 
 	set_desc(d, 0, BUF_GPA, 1, F_NEXT, 8);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void address_outside_ram(void **state)
@@ -589,8 +593,7 @@ static void address_outside_ram(void **state)
 	struct drv *d = *state;
 
 	set_desc(d, 0, RAM + 0x1000, 16, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void address_plus_length_overflows(void **state)
@@ -598,8 +601,7 @@ static void address_plus_length_overflows(void **state)
 	struct drv *d = *state;
 
 	set_desc(d, 0, ~0ull - 10, 100, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void buffer_crosses_the_end_of_ram(void **state)
@@ -607,8 +609,7 @@ static void buffer_crosses_the_end_of_ram(void **state)
 	struct drv *d = *state;
 
 	set_desc(d, 0, RAM - 50, 51, F_WRITE, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void buffer_ending_at_the_end_of_ram(void **state)
@@ -628,8 +629,7 @@ static void buffer_crosses_into_the_pci_hole(void **state)
 	assert_int_equal(setup_mem(&d, GiB(4)), 0);
 	assert_int_equal(d->mem.nregions, 2);
 	set_desc(d, 0, PCI_HOLE_START - 8, 16, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 
 	queue_init(d, 8);
 	set_desc(d, 0, HIGH_RAM_START, 16, 0, 0);
@@ -645,8 +645,7 @@ static void writable_before_readable(void **state)
 
 	set_desc(d, 0, BUF_GPA, 4, F_WRITE | F_NEXT, 1);
 	set_desc(d, 1, BUF_GPA + 4, 4, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void writable_before_readable_across_the_table(void **state)
@@ -657,8 +656,7 @@ static void writable_before_readable_across_the_table(void **state)
 	set_desc(d, 0, BUF_GPA, 4, F_WRITE | F_NEXT, 1);
 	set_desc(d, 1, IND_GPA, 16, F_INDIRECT, 0);
 	set_desc_at(d, IND_GPA, 0, BUF_GPA + 4, 4, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void zero_length_readable_after_writable(void **state)
@@ -668,8 +666,7 @@ static void zero_length_readable_after_writable(void **state)
 	/* The order is a rule on the chain, bytes or not. */
 	set_desc(d, 0, BUF_GPA, 4, F_WRITE | F_NEXT, 1);
 	set_desc(d, 1, BUF_GPA, 0, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void indirect_without_the_feature(void **state)
@@ -678,51 +675,42 @@ static void indirect_without_the_feature(void **state)
 
 	set_desc(d, 0, IND_GPA, 16, F_INDIRECT, 0);
 	set_desc_at(d, IND_GPA, 0, BUF_GPA, 4, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void indirect_length_not_a_multiple_of_16(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, 24, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, 24);
 	set_desc_at(d, IND_GPA, 0, BUF_GPA, 4, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void indirect_length_zero(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, 0, F_INDIRECT, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	indirect_head(d, IND_GPA, 0);
+	expect_head_malformed(d, 0);
 }
 
 static void indirect_table_outside_ram(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, RAM - 16, 32, F_INDIRECT, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	indirect_head(d, RAM - 16, 32);
+	expect_head_malformed(d, 0);
 }
 
 static void nested_indirect(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, 16);
 	set_desc_at(d, IND_GPA, 0, IND_GPA + 0x100, 16, F_INDIRECT, 0);
 	set_desc_at(d, IND_GPA + 0x100, 0, BUF_GPA, 4, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void indirect_with_next(void **state)
@@ -733,33 +721,28 @@ static void indirect_with_next(void **state)
 	set_desc(d, 0, IND_GPA, 16, F_INDIRECT | F_NEXT, 1);
 	set_desc(d, 1, BUF_GPA, 4, F_WRITE, 0);
 	set_desc_at(d, IND_GPA, 0, BUF_GPA, 4, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void loop_in_indirect_table(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, 3 * 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, 3 * 16);
 	set_desc_at(d, IND_GPA, 0, BUF_GPA, 1, F_NEXT, 1);
 	set_desc_at(d, IND_GPA, 1, BUF_GPA, 1, F_NEXT, 2);
 	set_desc_at(d, IND_GPA, 2, BUF_GPA, 1, F_NEXT, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void indirect_next_beyond_the_table(void **state)
 {
 	struct drv *d = *state;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, 2 * 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, 2 * 16);
 	set_desc_at(d, IND_GPA, 0, BUF_GPA, 1, F_NEXT, 2);
 	set_desc_at(d, IND_GPA, 2, BUF_GPA, 1, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void too_many_segments(void **state)
@@ -767,12 +750,10 @@ static void too_many_segments(void **state)
 	struct drv *d = *state;
 	unsigned n = VIRTQ_MAX_SEGS + 1;
 
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, n * 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, n * 16);
 	for (unsigned i = 0; i < n; i++)
 		set_desc_at(d, IND_GPA, i, BUF_GPA + i, 1, i + 1 < n ? F_NEXT : 0, (uint16_t)(i + 1));
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void chain_longer_than_four_gib(void **state)
@@ -780,13 +761,11 @@ static void chain_longer_than_four_gib(void **state)
 	struct drv *d = *state;
 
 	/* 2^32 bytes and one more. */
-	d->vq.indirect = true;
-	set_desc(d, 0, IND_GPA, 65 * 16, F_INDIRECT, 0);
+	indirect_head(d, IND_GPA, 65 * 16);
 	for (unsigned i = 0; i < 64; i++)
 		set_desc_at(d, IND_GPA, i, 0, (uint32_t)RAM, F_NEXT, (uint16_t)(i + 1));
 	set_desc_at(d, IND_GPA, 64, BUF_GPA, 1, 0, 0);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 }
 
 static void avail_index_jumps_beyond_the_size(void **state)
@@ -815,8 +794,7 @@ static void broken_until_reset(void **state)
 	struct drv *d = *state;
 
 	set_desc(d, 0, BUF_GPA, 1, F_NEXT, 9);
-	make_avail(d, 0);
-	expect_malformed(d);
+	expect_head_malformed(d, 0);
 	/* Mending the ring does not mend the queue. */
 	set_desc(d, 0, BUF_GPA, 1, 0, 0);
 	assert_int_equal(virtq_pop(&d->vq, &d->elem), -EINVAL);
